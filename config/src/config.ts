@@ -1,0 +1,120 @@
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Config {
+  readonly redisUrl: string;
+  /** True when REDIS_URL was given, false when the default was used (npm start then runs its own redis-server). */
+  readonly redisUrlSet: boolean;
+  readonly redisKeyPrefix: string;
+  readonly proxyHost: string;
+  readonly proxyPort: number;
+  readonly predictHost: string;
+  readonly predictPort: number;
+  readonly predictUrls: readonly string[];
+  readonly predictTimeoutMs: number;
+  readonly batchConcurrency: number;
+  readonly jobTtlSeconds: number;
+  readonly model: string;
+  readonly logLevel: LogLevel;
+  readonly maxImageBytes: number;
+  readonly maxImagePixels: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** Thrown with every bad variable at once, so an operator fixes them in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: keyof typeof DEFAULTS): string {
+    return this.raw(name) ?? String(DEFAULTS[name]);
+  }
+
+  int(name: keyof typeof DEFAULTS, min: number, max: number): number {
+    const fallback = DEFAULTS[name] as number;
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: expected a whole number from ${min} to ${max} (default ${fallback})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  url(name: string, text: string, protocols: readonly string[]): string {
+    try {
+      const parsed = new URL(text);
+      if (protocols.includes(parsed.protocol)) return text.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+    this.problems.push(`${name}=${JSON.stringify(text)}: expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    return text;
+  }
+}
+
+/** Reads and checks every setting; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new Reader(env);
+  const redisUrlRaw = r.raw('REDIS_URL');
+  const redisUrl = r.url('REDIS_URL', redisUrlRaw ?? DEFAULTS.REDIS_URL, ['redis:', 'rediss:']);
+  const predictUrlText = r.string('PREDICT_URL');
+  const predictUrls = predictUrlText
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => r.url('PREDICT_URL', u, ['http:', 'https:']));
+  if (predictUrls.length === 0) r.problems.push('PREDICT_URL: give at least one predict server URL');
+  const logLevel = r.string('LOG_LEVEL').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    r.problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const prefix = env.REDIS_KEY_PREFIX ?? DEFAULTS.REDIS_KEY_PREFIX;
+  if (/\s/.test(prefix)) r.problems.push(`REDIS_KEY_PREFIX=${JSON.stringify(prefix)}: must not contain white space`);
+
+  const config: Config = {
+    redisUrl,
+    redisUrlSet: redisUrlRaw !== undefined,
+    redisKeyPrefix: prefix,
+    proxyHost: r.string('PROXY_HOST'),
+    proxyPort: r.int('PROXY_PORT', 0, 65535),
+    predictHost: r.string('PREDICT_HOST'),
+    predictPort: r.int('PREDICT_PORT', 0, 65535),
+    predictUrls,
+    predictTimeoutMs: r.int('PREDICT_TIMEOUT_MS', 100, 3_600_000),
+    batchConcurrency: r.int('BATCH_CONCURRENCY', 1, 1024),
+    jobTtlSeconds: r.int('JOB_TTL_SECONDS', 1, 365 * 24 * 60 * 60),
+    model: r.string('MODEL'),
+    logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
+    maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
+    maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 0, 3_600_000),
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return Object.freeze(config);
+}
+
+/** For main.ts files: the config, or a clear message and exit code 2. */
+export function loadConfigOrExit(service: string, env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`cutout ${service}: ${error.message}\n`);
+    process.exit(2);
+  }
+}

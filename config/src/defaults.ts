@@ -1,0 +1,21 @@
+/** Every default in one place; the README's settings table mirrors this file. */
+export const DEFAULTS = Object.freeze({
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  REDIS_KEY_PREFIX: '',
+  PROXY_HOST: '0.0.0.0',
+  PROXY_PORT: 5000,
+  PREDICT_HOST: '0.0.0.0',
+  PREDICT_PORT: 5001,
+  PREDICT_URL: 'http://127.0.0.1:5001',
+  PREDICT_TIMEOUT_MS: 60_000,
+  BATCH_CONCURRENCY: 4,
+  JOB_TTL_SECONDS: 24 * 60 * 60,
+  MODEL: 'cutout-border',
+  LOG_LEVEL: 'info',
+  MAX_IMAGE_BYTES: 20 * 1024 * 1024,
+  MAX_IMAGE_PIXELS: 50_000_000,
+  SHUTDOWN_GRACE_MS: 10_000,
+});
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];

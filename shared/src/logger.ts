@@ -1,0 +1,30 @@
+import winston from 'winston';
+
+const SECRET_KEYS = /^(authorization|cookie|x-api-token|password|token|image|img_in_base64|img_out_base64)$/i;
+
+/** Drops secrets and image payloads from a log line, at any depth. */
+const redact = winston.format((info) => {
+  const scrub = (value: unknown, depth: number): unknown => {
+    if (depth > 4 || value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEYS.test(key) ? '[redacted]' : scrub(v, depth + 1);
+    return out;
+  };
+  for (const key of Object.keys(info)) {
+    info[key] = SECRET_KEYS.test(key) ? '[redacted]' : scrub(info[key], 1);
+  }
+  return info;
+});
+
+export type Logger = winston.Logger;
+
+/** A JSON logger for one service: one object per line on stdout. */
+export function createLogger(service: string, level: string): Logger {
+  return winston.createLogger({
+    level,
+    defaultMeta: { service },
+    format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    transports: [new winston.transports.Console()],
+  });
+}

@@ -1,0 +1,101 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export interface RedisServerOptions {
+  port?: number;
+  /** Keep an append-only file in the data directory (survives a restart on the same dir). */
+  appendOnly?: boolean;
+  /** Where data lives; a fresh temporary directory when not given. */
+  dir?: string;
+  binary?: string;
+}
+
+export interface RedisServerHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly process: ChildProcess;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes a temporary data dir; safe to call twice. */
+  stop(): Promise<void>;
+  /** SIGKILL, no cleanup of the data dir: for crash tests. */
+  kill(): Promise<void>;
+}
+
+export class RedisServerMissingError extends Error {
+  constructor(binary: string) {
+    super(
+      `could not run "${binary}": install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) ` +
+        'or set REDIS_URL to a running server, e.g. REDIS_URL=redis://127.0.0.1:6379',
+    );
+    this.name = 'RedisServerMissingError';
+  }
+}
+
+export function hasRedisServer(binary = 'redis-server'): boolean {
+  return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null) return reject(new Error(`redis-server exited with code ${child.exitCode}`));
+      const socket = createConnection({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.write('PING\r\n');
+        socket.once('data', () => {
+          socket.destroy();
+          resolve();
+        });
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 25);
+      });
+    };
+    attempt();
+  });
+}
+
+/** Starts a private redis-server on 127.0.0.1 and resolves once it answers PING. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
+  const binary = options.binary ?? 'redis-server';
+  if (!hasRedisServer(binary)) throw new RedisServerMissingError(binary);
+  const port = options.port ?? (await freePort());
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cutout-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  args.push('--appendonly', options.appendOnly ? 'yes' : 'no');
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForPort(port, child, 10_000);
+  let stopped = false;
+  const finish = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    process: child,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await finish('SIGTERM');
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      await finish('SIGKILL');
+    },
+  };
+}
