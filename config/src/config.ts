@@ -16,6 +16,10 @@ export interface Config {
   readonly batchConcurrency: number;
   readonly jobTtlSeconds: number;
   readonly model: string;
+  /** onnxruntime threads per inference; 0 lets onnxruntime choose. */
+  readonly predictIntraOpThreads: number;
+  /** libvips threads per image in sharp; 0 keeps sharp's default. */
+  readonly predictSharpConcurrency: number;
   readonly logLevel: LogLevel;
   readonly maxImageBytes: number;
   readonly maxImagePixels: number;
@@ -99,6 +103,8 @@ export function loadConfig(env: Env = process.env): Config {
     batchConcurrency: r.int('BATCH_CONCURRENCY', 1, 1024),
     jobTtlSeconds: r.int('JOB_TTL_SECONDS', 1, 365 * 24 * 60 * 60),
     model: r.string('MODEL'),
+    predictIntraOpThreads: r.int('PREDICT_INTRA_OP_THREADS', 0, 256),
+    predictSharpConcurrency: r.int('PREDICT_SHARP_CONCURRENCY', 0, 256),
     logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
     maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),

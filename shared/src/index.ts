@@ -15,3 +15,5 @@ export {
   type RedisServerHandle,
   type RedisServerOptions,
 } from './process/redis-server.js';
+export { decodeBase64Image } from './image/base64.js';
+export { readImageHeader, assertImageComplete, type ImageHeader, type ImageFormat } from './image/image-header.js';

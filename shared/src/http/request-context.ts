@@ -25,7 +25,7 @@ export function requestContext(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.http('request', {
+      logger.info('request', {
         request_id: requestId,
         job_id: locals.jobId,
         method: req.method,

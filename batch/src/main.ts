@@ -1,0 +1,72 @@
+import { loadConfigOrExit } from '@cutout/config';
+import { createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { createPredictClient } from './predict.client.js';
+import { createWorkerPool } from './worker-pool.js';
+
+const config = loadConfigOrExit('batch');
+const logger = createLogger('batch', config.logLevel);
+
+const redis = createRedisClient(config.redisUrl, {
+  name: 'cutout-batch',
+  onError: (error) => logger.warn('redis connection error', { error: error.message }),
+});
+const repository = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSeconds: config.jobTtlSeconds });
+const predict = createPredictClient({
+  urls: config.predictUrls,
+  timeoutMs: config.predictTimeoutMs,
+  connections: config.batchConcurrency,
+});
+const pool = createWorkerPool({
+  redis,
+  repository,
+  predict,
+  logger,
+  concurrency: config.batchConcurrency,
+  shutdownGraceMs: config.shutdownGraceMs,
+});
+
+let shuttingDown = false;
+function onSignal(signal: NodeJS.Signals): void {
+  if (shuttingDown) {
+    logger.warn('second signal; exiting now', { signal });
+    process.exit(1);
+  }
+  shuttingDown = true;
+  logger.info('shutting down', { signal, grace_ms: config.shutdownGraceMs });
+  // The pool owns predict and both kinds of Redis connection, so one close covers them all.
+  pool.close().then(
+    () => {
+      logger.info('stopped');
+      // Exit as soon as nothing is left running; the timer only catches a handle someone leaked.
+      process.exitCode = 0;
+      setTimeout(() => process.exit(0), 500).unref();
+    },
+    (error: unknown) => {
+      logger.error('shutdown failed', { error: error instanceof Error ? error.message : String(error) });
+      process.exit(1);
+    },
+  );
+}
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+async function start(): Promise<void> {
+  // connect() keeps retrying until Redis answers, so batch may start before Redis does.
+  await redis.connect();
+  if (shuttingDown) return;
+  await pool.start();
+  const health = await predict.health();
+  logger.info('batch started', {
+    concurrency: config.batchConcurrency,
+    predict_urls: config.predictUrls,
+    predict_timeout_ms: config.predictTimeoutMs,
+    key_prefix: config.redisKeyPrefix,
+    predict_ready: health.map((h) => ({ url: h.url, ok: h.ok, detail: h.detail })),
+  });
+}
+
+start().catch((error: unknown) => {
+  if (shuttingDown) return;
+  logger.error('batch failed to start', { error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

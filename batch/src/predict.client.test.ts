@@ -1,0 +1,150 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { freePort } from '@cutout/shared';
+import { createPredictClient, type PredictClient } from './predict.client.js';
+import { PredictError, PredictRejectedError, PredictUnavailableError } from './predict.errors.js';
+import { startFakePredict, type FakePredict } from './fake-predict.js';
+
+let png: Buffer;
+let jpeg: Buffer;
+const servers: FakePredict[] = [];
+const clients: PredictClient[] = [];
+
+before(async () => {
+  png = await sharp({ create: { width: 4, height: 3, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+  jpeg = await sharp({ create: { width: 4, height: 3, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toBuffer();
+});
+
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function server(mode: FakePredict['mode'] = 'png'): Promise<FakePredict> {
+  const s = await startFakePredict({ png, mode });
+  servers.push(s);
+  return s;
+}
+
+async function closedPortUrl(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`;
+}
+
+function client(urls: string[], timeoutMs = 5_000): PredictClient {
+  const c = createPredictClient({ urls, timeoutMs, connections: 2 });
+  clients.push(c);
+  return c;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PredictError> {
+  const error = await promise.then(
+    () => assert.fail('expected the call to fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof PredictError, `a PredictError, got ${String(error)}`);
+  return error;
+}
+
+test('predict posts the raw bytes with the job id and returns the PNG bytes', async () => {
+  const s = await server();
+  const out = await client([s.url]).predict('job-1', jpeg);
+  assert.deepEqual(out, png);
+  const [req] = s.requests;
+  assert.equal(req?.method, 'POST');
+  assert.equal(req?.path, '/predict');
+  assert.equal(req?.contentType, 'application/octet-stream');
+  assert.equal(req?.jobId, 'job-1');
+  assert.equal(req?.requestId, 'job-1');
+  assert.deepEqual(req?.body, jpeg);
+});
+
+test('a 4xx JSON error becomes PredictRejectedError with predict code and message, not retryable', async () => {
+  const s = await server('reject');
+  const error = await rejection(client([s.url]).predict('job-2', jpeg));
+  assert.ok(error instanceof PredictRejectedError);
+  assert.equal(error.code, 'IMAGE_DECODE_FAILED');
+  assert.equal(error.message, 'the image is truncated; upload the whole file');
+  assert.equal(error.status, 422);
+  assert.equal(error.retryable, false);
+});
+
+test('a 5xx becomes PREDICT_FAILED carrying predict message, and does not fail over', async () => {
+  const failing = await server('fail');
+  const healthy = await server();
+  const error = await rejection(client([failing.url, healthy.url]).predict('job-3', jpeg));
+  assert.equal(error.code, 'PREDICT_FAILED');
+  assert.match(error.message, /onnxruntime session crashed/);
+  assert.equal(error.retryable, true);
+  assert.equal(healthy.requests.length, 0);
+});
+
+test('no server reachable gives PREDICT_UNAVAILABLE naming each one', async () => {
+  const urls = [await closedPortUrl(), await closedPortUrl()];
+  const error = await rejection(client(urls).predict('job-4', jpeg));
+  assert.ok(error instanceof PredictUnavailableError);
+  assert.equal(error.code, 'PREDICT_UNAVAILABLE');
+  for (const url of urls) assert.ok(error.message.includes(url), error.message);
+});
+
+test('a refused or still-loading server is skipped for the next one', async () => {
+  const loading = await server('loading');
+  const healthy = await server();
+  const c = client([await closedPortUrl(), loading.url, healthy.url]);
+  for (let call = 0; call < 3; call++) assert.deepEqual(await c.predict(`job-5-${call}`, jpeg), png);
+  assert.equal(healthy.requests.length, 3, 'every call ended on the healthy server');
+  assert.equal(loading.requests.length, 2, 'each call tries a server at most once');
+});
+
+test('calls start at the next server in turn', async () => {
+  const a = await server();
+  const b = await server();
+  const c = client([a.url, b.url]);
+  await c.predict('job-6a', jpeg);
+  await c.predict('job-6b', jpeg);
+  assert.deepEqual(
+    [a.requests.map((r) => r.jobId), b.requests.map((r) => r.jobId)],
+    [['job-6a'], ['job-6b']],
+  );
+});
+
+test('no answer within the timeout gives PREDICT_TIMEOUT', async () => {
+  const s = await server('hang');
+  const error = await rejection(client([s.url], 200).predict('job-7', jpeg));
+  assert.equal(error.code, 'PREDICT_TIMEOUT');
+});
+
+test('an aborted call rejects with the signal reason', async () => {
+  const s = await server('hang');
+  const controller = new AbortController();
+  const call = client([s.url]).predict('job-8', jpeg, { signal: controller.signal });
+  await s.untilInFlight(1);
+  const reason = new Error('stop');
+  controller.abort(reason);
+  await assert.rejects(call, (e) => e === reason);
+});
+
+test('health reports each server', async () => {
+  const ready = await server();
+  const loading = await server('loading');
+  const down = await closedPortUrl();
+  const health = await client([ready.url, loading.url, down]).health();
+  assert.deepEqual(
+    health.map((h) => [h.url, h.ok, h.status]),
+    [
+      [ready.url, true, 200],
+      [loading.url, false, 503],
+      [down, false, null],
+    ],
+  );
+});
+
+test('close is idempotent and later calls fail as unavailable', async () => {
+  const s = await server();
+  const c = createPredictClient({ urls: [s.url], timeoutMs: 1_000, connections: 1 });
+  await c.predict('job-9', jpeg);
+  await c.close();
+  await c.close();
+  const error = await rejection(c.predict('job-10', jpeg));
+  assert.equal(error.code, 'PREDICT_UNAVAILABLE');
+});

@@ -1,0 +1,197 @@
+import { Pool, type Dispatcher } from 'undici';
+import { PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
+
+export interface PredictClientOptions {
+  /** One or more predict servers; calls start at the next one in turn and fail over in order. */
+  urls: readonly string[];
+  /** How long predict may take to start answering, and to send each piece of the answer. */
+  timeoutMs: number;
+  /** Keep-alive connections per server: about the number of jobs run at once. */
+  connections: number;
+  /** Deadline for one `GET /health`; defaults to the smaller of timeoutMs and 5 s. */
+  healthTimeoutMs?: number;
+}
+
+export interface PredictCallOptions {
+  /** Aborts the call (shutdown); the rejection is the signal's reason, not a PredictError. */
+  signal?: AbortSignal;
+}
+
+export interface PredictServerHealth {
+  url: string;
+  ok: boolean;
+  /** HTTP status, or null when the server could not be reached. */
+  status: number | null;
+  detail: string;
+}
+
+/** Errors that mean "this server is not there right now": another server may well answer. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Marks an attempt that should move on to the next server. */
+class Unreachable {
+  constructor(readonly reason: string) {}
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function firstHeader(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value[0] : value) ?? '';
+}
+
+/** Reads predict's `{"error":{"code","message"}}`; code is null when the body is not that shape. */
+async function readProblem(body: Dispatcher.ResponseData['body']): Promise<{ code: string | null; message: string }> {
+  const text = await body.text();
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const code = parsed.error?.code;
+    const message = parsed.error?.message;
+    if (typeof code === 'string' && code !== '') return { code, message: typeof message === 'string' ? message : code };
+  } catch {
+    // not JSON: fall through and quote it
+  }
+  return { code: null, message: text.slice(0, 200).trim() };
+}
+
+/** The outcome of a response, once its status is known. The body is always read or destroyed. */
+async function readPredictResponse(res: Dispatcher.ResponseData, url: string): Promise<Buffer | Unreachable> {
+  const { statusCode, headers, body } = res;
+  try {
+    if (statusCode === 200) {
+      const type = firstHeader(headers['content-type']);
+      if (!type.startsWith('image/png')) {
+        throw new PredictFailedError(`predict at ${url} answered 200 with content type "${type}" instead of image/png`, statusCode);
+      }
+      return Buffer.from(await body.arrayBuffer());
+    }
+    const problem = await readProblem(body);
+    // 503 is predict still loading its model: a sibling server may be ready.
+    if (statusCode === 503) return new Unreachable(`${url} answered 503 ${problem.code ?? ''} ${problem.message}`.trim());
+    if (statusCode >= 400 && statusCode < 500 && problem.code !== null) {
+      throw new PredictRejectedError(problem.code, problem.message, statusCode);
+    }
+    const said = problem.message === '' ? '' : `: ${problem.message}`;
+    throw new PredictFailedError(`predict at ${url} answered ${statusCode}${said}`, statusCode);
+  } finally {
+    if (!body.bodyUsed) body.destroy();
+  }
+}
+
+/**
+ * Calls predict's raw fast path (`POST /predict`, image bytes in, PNG bytes out) over one
+ * keep-alive pool per server.
+ */
+export class PredictClient {
+  readonly urls: readonly string[];
+  readonly #pools: Pool[];
+  readonly #timeoutMs: number;
+  readonly #healthTimeoutMs: number;
+  #next = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: PredictClientOptions) {
+    if (options.urls.length === 0) throw new Error('PredictClient needs at least one predict URL');
+    if (!(options.timeoutMs > 0)) throw new Error(`PredictClient timeoutMs must be positive, got ${options.timeoutMs}`);
+    if (!Number.isInteger(options.connections) || options.connections < 1) {
+      throw new Error(`PredictClient connections must be a whole number from 1, got ${options.connections}`);
+    }
+    this.urls = [...options.urls];
+    this.#timeoutMs = options.timeoutMs;
+    this.#healthTimeoutMs = options.healthTimeoutMs ?? Math.min(options.timeoutMs, 5_000);
+    this.#pools = this.urls.map(
+      (url) => new Pool(url, { connections: options.connections, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
+    );
+  }
+
+  /** The cutout PNG for one image. Throws a PredictError subclass (or the signal's reason when aborted). */
+  async predict(jobId: string, imageBytes: Buffer, options: PredictCallOptions = {}): Promise<Buffer> {
+    if (this.#closing) throw new PredictUnavailableError('the predict client is closed');
+    const start = this.#next;
+    this.#next = (this.#next + 1) % this.urls.length;
+    const reasons: string[] = [];
+    for (let i = 0; i < this.urls.length; i++) {
+      const index = (start + i) % this.urls.length;
+      const outcome = await this.#attempt(index, jobId, imageBytes, options.signal);
+      if (!(outcome instanceof Unreachable)) return outcome;
+      reasons.push(outcome.reason);
+    }
+    throw new PredictUnavailableError(`no predict server answered: ${reasons.join('; ')}`);
+  }
+
+  async #attempt(index: number, jobId: string, imageBytes: Buffer, signal: AbortSignal | undefined): Promise<Buffer | Unreachable> {
+    const url = this.urls[index]!;
+    try {
+      const res = await this.#pools[index]!.request({
+        path: '/predict',
+        method: 'POST',
+        body: imageBytes,
+        headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId },
+        signal: signal ?? null,
+      });
+      return await readPredictResponse(res, url);
+    } catch (error) {
+      if (error instanceof PredictError) throw error;
+      if (signal?.aborted) throw signal.reason;
+      const code = errorCode(error);
+      const detail = error instanceof Error ? error.message : String(error);
+      if (code !== undefined && TIMEOUT_CODES.has(code)) {
+        throw new PredictTimeoutError(`predict at ${url} did not answer within ${this.#timeoutMs} ms (${detail})`);
+      }
+      if (code !== undefined && UNREACHABLE_CODES.has(code)) return new Unreachable(`${url}: ${detail}`);
+      throw new PredictFailedError(`calling predict at ${url} failed: ${detail}`);
+    }
+  }
+
+  /** `GET /health` of every server, in the order of `urls`; never throws. */
+  async health(): Promise<PredictServerHealth[]> {
+    return Promise.all(this.urls.map((url, index) => this.#healthOf(url, this.#pools[index]!)));
+  }
+
+  async #healthOf(url: string, pool: Pool): Promise<PredictServerHealth> {
+    if (this.#closing) return { url, ok: false, status: null, detail: 'the predict client is closed' };
+    try {
+      const { statusCode, body } = await pool.request({
+        path: '/health',
+        method: 'GET',
+        headersTimeout: this.#healthTimeoutMs,
+        bodyTimeout: this.#healthTimeoutMs,
+      });
+      const text = await body.text();
+      let health: unknown;
+      try {
+        health = (JSON.parse(text) as { health?: unknown }).health;
+      } catch {
+        health = undefined;
+      }
+      const ok = statusCode === 200 && health === 'ok';
+      return { url, ok, status: statusCode, detail: typeof health === 'string' ? health : text.slice(0, 200) };
+    } catch (error) {
+      return { url, ok: false, status: null, detail: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** Closes every pool (waiting for requests still running); safe to call twice. */
+  close(): Promise<void> {
+    this.#closing ??= Promise.allSettled(this.#pools.map((pool) => pool.close())).then(() => undefined);
+    return this.#closing;
+  }
+}
+
+export function createPredictClient(options: PredictClientOptions): PredictClient {
+  return new PredictClient(options);
+}

@@ -1,0 +1,153 @@
+import { Agent, request } from 'undici';
+
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface JobView {
+  status: 'ok' | 'ng';
+  job_id: string;
+  job_status: JobStatus;
+  img_out_base64: string | null;
+  error?: { code: string; message: string };
+}
+
+export interface StartedJob {
+  job_id: string;
+  job_status: JobStatus;
+}
+
+/** The proxy could not be reached at all (refused, unknown host, timed out). */
+export class ProxyUnreachableError extends Error {
+  constructor(
+    readonly baseUrl: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the proxy at ${baseUrl} (${reason})`);
+    this.name = 'ProxyUnreachableError';
+  }
+}
+
+/** The proxy answered with a status other than 200; `code` is its stable error code when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get retryable(): boolean {
+    return this.status >= 500;
+  }
+}
+
+export interface Exchange {
+  method: string;
+  path: string;
+  status: number | null;
+  ms: number;
+  /** The answer with every base64 image replaced by its length, for --debug. */
+  summary: string;
+}
+
+export interface ProxyClientOptions {
+  baseUrl: string;
+  /** Per request, headers and body each; a 20 MiB upload on a slow link needs minutes, not seconds. */
+  timeoutMs?: number;
+  /** Sockets kept open to the proxy; match the CLI's concurrency. */
+  connections?: number;
+  onExchange?: (exchange: Exchange) => void;
+}
+
+const IMAGE_FIELDS = /^(img_in_base64|img_out_base64|img_none_bg_base64|image)$/;
+
+function summarize(body: unknown): string {
+  return JSON.stringify(body, (key, value: unknown) =>
+    IMAGE_FIELDS.test(key) && typeof value === 'string' ? `<${value.length} base64 chars>` : value,
+  );
+}
+
+function reasonOf(error: unknown): string {
+  const err = error as { code?: unknown; message?: unknown; cause?: unknown };
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  const message = typeof err.message === 'string' ? err.message : String(error);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** The proxy's job API: health, metadata, start_job, get_job. */
+export class ProxyClient {
+  readonly baseUrl: string;
+  private readonly agent: Agent;
+  private readonly onExchange: ((exchange: Exchange) => void) | undefined;
+  private closed = false;
+
+  constructor(options: ProxyClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const timeout = options.timeoutMs ?? 300_000;
+    this.agent = new Agent({ connections: options.connections ?? 4, headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: 10_000 });
+    this.onExchange = options.onExchange;
+  }
+
+  /** GET /health: the status code and body, whatever they are; unreachable proxies throw. */
+  async health(): Promise<{ status: number; body: unknown }> {
+    return this.call('GET', '/health');
+  }
+
+  async metadata(): Promise<unknown> {
+    return this.ok(await this.call('GET', '/metadata'));
+  }
+
+  async startJob(imageBase64: string): Promise<StartedJob> {
+    const body = this.ok(await this.call('POST', '/start_job', { image: imageBase64 })) as Partial<StartedJob>;
+    if (typeof body.job_id !== 'string') throw new ApiError(200, 'BAD_ANSWER', `start_job answered without a job_id: ${summarize(body)}`);
+    return body as StartedJob;
+  }
+
+  async getJob(jobId: string): Promise<JobView> {
+    const body = this.ok(await this.call('GET', `/get_job/${encodeURIComponent(jobId)}`)) as Partial<JobView>;
+    if (typeof body.job_status !== 'string') throw new ApiError(200, 'BAD_ANSWER', `get_job answered without a job_status: ${summarize(body)}`);
+    return body as JobView;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.agent.close();
+  }
+
+  private ok(answer: { status: number; body: unknown }): unknown {
+    if (answer.status === 200) return answer.body;
+    const error = (answer.body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const code = typeof error?.code === 'string' ? error.code : `HTTP_${answer.status}`;
+    const message = typeof error?.message === 'string' ? error.message : `the proxy answered ${answer.status}: ${summarize(answer.body).slice(0, 200)}`;
+    throw new ApiError(answer.status, code, message);
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
+    const started = performance.now();
+    let status: number | null = null;
+    let body: unknown;
+    try {
+      const res = await request(`${this.baseUrl}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: json === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: json === undefined ? undefined : JSON.stringify(json),
+      });
+      status = res.statusCode;
+      const text = await res.body.text();
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      return { status, body };
+    } catch (error) {
+      // Refused, reset mid-answer or timed out: the caller cannot tell these apart and retries alike.
+      throw new ProxyUnreachableError(this.baseUrl, reasonOf(error));
+    } finally {
+      this.onExchange?.({ method, path, status, ms: Math.round(performance.now() - started), summary: status === null ? '' : summarize(body) });
+    }
+  }
+}

@@ -1,0 +1,236 @@
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '@cutout/config';
+import { freePort, startRedisServer, type RedisServerHandle } from '@cutout/shared';
+import { waitForHealthy } from './health.js';
+import { formatLogLine } from './log-format.js';
+import { ServiceProcess, type ServiceExit } from './service-process.js';
+
+export type ServiceName = 'predict' | 'batch' | 'proxy';
+
+/** The repository root, found from this file's place in clients/dist/stack/. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface StackOptions {
+  /** Settings; by default read from `baseEnv` with `env` on top. */
+  config?: Config;
+  /** Variables added to (or, when undefined, removed from) every service's environment. */
+  env?: Record<string, string | undefined>;
+  /** The environment services inherit; the launcher's own by default. */
+  baseEnv?: Record<string, string | undefined>;
+  /** Port for the proxy and predict; 0 picks a free one. Defaults: config.proxyPort / config.predictPort. */
+  proxyPort?: number;
+  predictPort?: number;
+  /** Use this Redis. Default: REDIS_URL when it was set, otherwise a private redis-server. */
+  redisUrl?: string;
+  /** Data folder for the private redis-server (created if missing); a temporary one, removed on stop, by default. */
+  redisDataDir?: string;
+  repoRoot?: string;
+  /** Stand-in scripts for the services (tests); default `<repoRoot>/<service>/dist/main.js`. */
+  entryPoints?: Partial<Record<ServiceName, string>>;
+  /** Receives every formatted output line (without the newline); default: stdout. */
+  logSink?: (text: string) => void;
+  /** Compact coloured lines for a terminal; false keeps JSON lines. */
+  pretty?: boolean;
+  color?: boolean;
+  /** How long predict (model loading) and the proxy may take to become healthy. */
+  startTimeoutMs?: number;
+}
+
+export interface StackHandle {
+  readonly proxyUrl: string;
+  readonly predictUrl: string;
+  readonly redisUrl: string;
+  /** True when the stack started its own redis-server. */
+  readonly privateRedis: boolean;
+  readonly redisDataDir: string | undefined;
+  /** Resolves when a service exits without being asked to; never resolves otherwise. */
+  readonly crashed: Promise<ServiceExit>;
+  /** Stops proxy, batch, predict (in that order), then the private Redis. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A service died or never became healthy while the stack was starting. */
+export class StackStartError extends Error {
+  constructor(
+    message: string,
+    readonly lastLines: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'StackStartError';
+  }
+}
+
+const STOP_ORDER: readonly ServiceName[] = ['proxy', 'batch', 'predict'];
+// A service spends up to shutdownGraceMs draining on its own; the extra second lets it exit
+// cleanly at the end of that grace before the launcher resorts to SIGKILL.
+const KILL_SLACK_MS = 1_000;
+
+/** A URL a local client can use for a server listening on `host` (wildcards mean loopback). */
+export function localUrl(host: string, port: number): string {
+  if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') return `http://127.0.0.1:${port}`;
+  return host.includes(':') && !host.startsWith('[') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+function ensurePortFree(port: number, host: string, variable: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new StackStartError(
+          error.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (${variable}): is another stack running? Stop it or set ${variable} to a free port`
+            : `cannot listen on ${host}:${port} (${variable}): ${error.message}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => server.close(() => resolve()));
+  });
+}
+
+async function pickPort(requested: number, host: string, variable: string): Promise<number> {
+  if (requested === 0) return freePort();
+  await ensurePortFree(requested, host, variable);
+  return requested;
+}
+
+class Stack {
+  readonly services = new Map<ServiceName, ServiceProcess>();
+  redis: RedisServerHandle | undefined;
+  private stopping: Promise<void> | undefined;
+  private crash: ((exit: ServiceExit) => void) | undefined;
+  readonly crashed = new Promise<ServiceExit>((resolve) => (this.crash = resolve));
+  private readonly killOnExit = () => this.services.forEach((s) => s.killNow());
+
+  constructor(
+    private readonly config: Config,
+    private readonly options: StackOptions,
+  ) {
+    // A launcher that dies abruptly must not leave services (in their own process groups) running.
+    process.on('exit', this.killOnExit);
+  }
+
+  emit(service: string, line: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    const text = formatLogLine(service, line, stream, { pretty: this.options.pretty ?? false, color: this.options.color ?? false });
+    (this.options.logSink ?? ((t: string) => process.stdout.write(`${t}\n`)))(text);
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('stack', JSON.stringify({ level, message, ...fields, timestamp: new Date().toISOString() }));
+  }
+
+  spawn(name: ServiceName, env: Record<string, string>): ServiceProcess {
+    const repoRoot = this.options.repoRoot ?? REPO_ROOT;
+    const entry = this.options.entryPoints?.[name] ?? join(repoRoot, name, 'dist', 'main.js');
+    this.log('info', `starting ${name}`, { entry });
+    const service = new ServiceProcess({ name, entry, cwd: repoRoot, env, onLine: (line, stream) => this.emit(name, line, stream) });
+    this.services.set(name, service);
+    void service.exited.then((exit) => {
+      if (this.stopping) return;
+      this.log('error', `${name} exited unexpectedly`, { code: exit.code, signal: exit.signal });
+      this.crash?.(exit);
+    });
+    return service;
+  }
+
+  /** The first service that has died, as a start-up error carrying its last output. */
+  deadService(): StackStartError | undefined {
+    for (const service of this.services.values()) {
+      if (!service.running) {
+        const lines = service.lastLines();
+        const tail = lines.length > 0 ? `; its last output:\n${lines.map((l) => `  ${l}`).join('\n')}` : ' without any output';
+        return new StackStartError(`${service.name} exited during start-up${tail}`, lines);
+      }
+    }
+    return undefined;
+  }
+
+  async waitHealthy(name: ServiceName, url: string): Promise<void> {
+    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService() });
+    this.log('info', `${name} is healthy`, { url });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
+    const problems: unknown[] = [];
+    for (const name of STOP_ORDER) {
+      const service = this.services.get(name);
+      if (!service) continue;
+      if (service.running) this.log('info', `stopping ${name}`);
+      await service.stop(this.config.shutdownGraceMs + KILL_SLACK_MS).catch((e: unknown) => problems.push(e));
+    }
+    if (this.redis) {
+      this.log('info', 'stopping the private redis-server');
+      await this.redis.stop().catch((e: unknown) => problems.push(e));
+    }
+    process.off('exit', this.killOnExit);
+    if (problems.length > 0) throw new AggregateError(problems, 'the stack did not stop cleanly');
+  }
+}
+
+function serviceEnv(options: StackOptions, wiring: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...(options.baseEnv ?? process.env), ...options.env, ...wiring })) {
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+async function startRedis(stack: Stack, options: StackOptions, config: Config): Promise<string> {
+  const url = options.redisUrl ?? (config.redisUrlSet ? config.redisUrl : undefined);
+  if (url !== undefined) return url;
+  if (options.redisDataDir !== undefined) mkdirSync(options.redisDataDir, { recursive: true });
+  // Append-only so queued jobs survive a restart of `npm start` on the same data folder.
+  stack.redis = await startRedisServer({ appendOnly: true, ...(options.redisDataDir !== undefined ? { dir: options.redisDataDir } : {}) });
+  stack.log('info', 'private redis-server is up', { url: stack.redis.url, dir: stack.redis.dir });
+  return stack.redis.url;
+}
+
+/**
+ * Starts Redis (unless one is given), predict, batch and proxy as child processes wired to each
+ * other, and resolves once predict has loaded its model and the proxy answers /health.
+ * On any failure everything already started is stopped before the promise rejects.
+ */
+export async function startStack(options: StackOptions = {}): Promise<StackHandle> {
+  const config = options.config ?? loadConfig({ ...(options.baseEnv ?? process.env), ...options.env });
+  const predictPort = await pickPort(options.predictPort ?? config.predictPort, config.predictHost, 'PREDICT_PORT');
+  const proxyPort = await pickPort(options.proxyPort ?? config.proxyPort, config.proxyHost, 'PROXY_PORT');
+  const predictUrl = localUrl(config.predictHost, predictPort);
+  const proxyUrl = localUrl(config.proxyHost, proxyPort);
+  const stack = new Stack(config, options);
+  try {
+    const redisUrl = await startRedis(stack, options, config);
+    const env = serviceEnv(options, {
+      REDIS_URL: redisUrl,
+      PREDICT_PORT: String(predictPort),
+      PROXY_PORT: String(proxyPort),
+      PREDICT_URL: predictUrl,
+    });
+    stack.spawn('predict', env);
+    // Batch would only log connection errors while the model loads, so it waits for predict.
+    await stack.waitHealthy('predict', predictUrl);
+    stack.spawn('batch', env);
+    stack.spawn('proxy', env);
+    await stack.waitHealthy('proxy', proxyUrl);
+    const late = stack.deadService();
+    if (late) throw late;
+    return {
+      proxyUrl,
+      predictUrl,
+      redisUrl,
+      privateRedis: stack.redis !== undefined,
+      redisDataDir: stack.redis?.dir,
+      crashed: stack.crashed,
+      stop: () => stack.stop(),
+    };
+  } catch (error) {
+    await stack.stop().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,25 @@
+import express, { type Express } from 'express';
+import { errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
+import { jsonBodyLimit, predictRoutes, type PredictRouteDeps } from './predict.routes.js';
+
+export interface AppDeps extends PredictRouteDeps {
+  logger: Logger;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+}
+
+/** The predict HTTP app; it never listens, so tests and main.ts decide where it runs. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Every cutout is new; hashing multi-megabyte PNGs for an ETag would only cost time.
+  app.set('etag', false);
+  app.use(requestContext(deps.logger));
+  app.use(predictRoutes(deps));
+  app.use(notFoundHandler());
+  const bodyLimitHint = `send an image of at most ${mib(deps.maxImageBytes)} (${mib(jsonBodyLimit(deps.maxImageBytes))} as a base64 JSON body)`;
+  app.use(errorHandler({ logger: deps.logger, bodyLimitHint }));
+  return app;
+}

@@ -1,0 +1,103 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { removeBackground } from '../pipeline/remove-background.js';
+import { circle, maskIou, plain, renderScene } from '../testing/synthetic-images.js';
+import { buildBorderModel } from './border-model.js';
+import { encodeModel, floatValueInfo, node } from './onnx-graph.js';
+import { loadModel } from './model-loader.js';
+import { ModelConfigError, parseModelSpec } from './model-spec.js';
+
+let dir: string;
+let custom: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cutout-predict-models-'));
+  custom = join(dir, 'custom.onnx');
+  writeFileSync(custom, buildBorderModel({ size: 256, strip: 3 }));
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function assertModelError(value: string, pattern: RegExp): void {
+  assert.throws(() => parseModelSpec(value), (error: unknown) => {
+    assert.ok(error instanceof ModelConfigError);
+    assert.ok(error.message.startsWith(`MODEL=${JSON.stringify(value)}: `), error.message);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test('MODEL: an unknown preset, alone or before a path, names the presets', () => {
+  assertModelError('no-such-model', /unknown preset; use one of cutout-border, /);
+  assertModelError(`nope:${custom}`, /unknown preset "nope"/);
+  assertModelError('', /empty/);
+});
+
+test('MODEL: a missing file says where it looked', () => {
+  const missing = join(dir, 'missing.onnx');
+  assertModelError(missing, new RegExp(`no model file at ${missing}`));
+  assertModelError(`u2net:${missing}`, /no model file/);
+});
+
+test('MODEL: a preset without a shipped file asks for a path', () => {
+  assertModelError('u2net', /MODEL=u2net:\/path\/to\/model\.onnx/);
+});
+
+test('MODEL: the default preset resolves to the built-in file from any working directory', () => {
+  const spec = parseModelSpec('cutout-border');
+  assert.equal(spec.source, 'built-in');
+  assert.match(spec.path, /predict[\\/]models[\\/]cutout-border\.onnx$/);
+});
+
+test('MODEL: a path follows the default preset, preset:path picks another, and the size comes from the model', async () => {
+  const plainPath = await loadModel(custom);
+  try {
+    assert.equal(plainPath.name, 'custom');
+    assert.equal(plainPath.source, 'file');
+    assert.equal(plainPath.preset.name, 'cutout-border');
+    assert.deepEqual(plainPath.inputSize, { width: 256, height: 256 });
+    assert.deepEqual(plainPath.inputShape, ['batch', 3, 256, 256]);
+    const { rgb, mask } = renderScene({ width: 200, height: 150, background: plain([250, 250, 250]), shape: circle(90, 80, 40), colour: [10, 90, 200] });
+    const png = await sharp(rgb, { raw: { width: 200, height: 150, channels: 3 } }).png().toBuffer();
+    const result = await removeBackground(png, plainPath, { maxImagePixels: 1_000_000 });
+    const alpha = await sharp(result.png).extractChannel(3).raw().toBuffer();
+    assert.ok(maskIou(alpha, mask) >= 0.9, `IoU ${maskIou(alpha, mask).toFixed(3)}`);
+  } finally {
+    await plainPath.close();
+    await plainPath.close();
+  }
+  const withPreset = await loadModel(`u2net:${custom}`);
+  try {
+    assert.equal(withPreset.preset.name, 'u2net');
+    assert.equal(withPreset.inputName, 'input');
+    assert.equal(withPreset.outputName, 'mask');
+  } finally {
+    await withPreset.close();
+  }
+});
+
+test('MODEL: a file that is not ONNX, or has the wrong input rank, fails to load with a clear error', async () => {
+  const junk = join(dir, 'junk.onnx');
+  writeFileSync(junk, 'this is not a protobuf');
+  await assert.rejects(loadModel(junk), (error: unknown) => {
+    assert.ok(error instanceof ModelConfigError);
+    assert.match(error.message, /^MODEL=".*junk\.onnx": .* is not an ONNX model onnxruntime can load/);
+    return true;
+  });
+  const flat = join(dir, 'flat.onnx');
+  const flatModel = encodeModel({
+    graphName: 'flat',
+    docString: 'rank-2 input',
+    nodes: [node('Sigmoid', ['input'], 'mask')],
+    initializers: [],
+    inputs: [floatValueInfo('input', ['batch', 10])],
+    outputs: [floatValueInfo('mask', ['batch', 10])],
+    opset: 17,
+  });
+  writeFileSync(flat, flatModel);
+  await assert.rejects(loadModel(flat), /MODEL=".*flat\.onnx": the model's input has rank 2/);
+});

@@ -1,0 +1,75 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUILT_IN_MODEL_FILES, DEFAULT_PRESET, MODEL_PRESETS, type ModelPreset } from './presets.js';
+
+/** A MODEL value that cannot work; the message names MODEL and says how to fix it. */
+export class ModelConfigError extends Error {
+  constructor(value: string, problem: string) {
+    super(`MODEL=${JSON.stringify(value)}: ${problem}`);
+    this.name = 'ModelConfigError';
+  }
+}
+
+/** What MODEL asks for: which preset's conventions, and which file. */
+export interface ModelSpec {
+  /** The MODEL value as given. */
+  readonly value: string;
+  /** Shown in logs and /metadata: the preset name for built-ins, else the file name without `.onnx`. */
+  readonly name: string;
+  readonly preset: ModelPreset;
+  readonly path: string;
+  readonly source: 'built-in' | 'file';
+}
+
+const PRESET_THEN_PATH = /^([A-Za-z0-9][\w.-]*):(.+)$/;
+
+function presetList(): string {
+  return Object.keys(MODEL_PRESETS).join(', ');
+}
+
+function checkFile(value: string, path: string, fix: string): string {
+  const absolute = resolve(path);
+  let isFile = false;
+  try {
+    isFile = statSync(absolute).isFile();
+  } catch {
+    // reported below, with the fix
+  }
+  if (!isFile) throw new ModelConfigError(value, `no model file at ${absolute}; ${fix}`);
+  return absolute;
+}
+
+function fromFile(value: string, preset: ModelPreset, path: string): ModelSpec {
+  const absolute = checkFile(value, path, 'give the path to an existing .onnx file (relative paths start at the working directory)');
+  return { value, name: basename(absolute).replace(/\.onnx$/i, ''), preset, path: absolute, source: 'file' };
+}
+
+function fromPreset(value: string, preset: ModelPreset): ModelSpec {
+  const file = BUILT_IN_MODEL_FILES[preset.name];
+  if (!file) {
+    throw new ModelConfigError(value, `the ${preset.name} preset ships no model file; download one and set MODEL=${preset.name}:/path/to/model.onnx`);
+  }
+  const path = checkFile(value, fileURLToPath(file), 'the built-in model is missing: run `npm run model:build`');
+  return { value, name: preset.name, preset, path, source: 'built-in' };
+}
+
+/**
+ * Reads MODEL: a preset name (`cutout-border`), a path to an .onnx file that follows the default
+ * preset's conventions (`/models/my.onnx`), or both (`u2net:/models/u2net.onnx`).
+ * Checks only what can be checked without loading; throws ModelConfigError.
+ */
+export function parseModelSpec(value: string): ModelSpec {
+  const text = value.trim();
+  if (text === '') throw new ModelConfigError(value, `empty; use a preset (${presetList()}) or a path to an .onnx file`);
+  const preset = MODEL_PRESETS[text];
+  if (preset) return fromPreset(value, preset);
+  const split = PRESET_THEN_PATH.exec(text);
+  if (split?.[1] && split[2]) {
+    const named = MODEL_PRESETS[split[1]];
+    if (named) return fromFile(value, named, split[2]);
+    throw new ModelConfigError(value, `unknown preset "${split[1]}"; use one of ${presetList()}, as MODEL=<preset>:/path/to/model.onnx`);
+  }
+  if (/[\\/]/.test(text) || /\.onnx$/i.test(text) || existsSync(text)) return fromFile(value, MODEL_PRESETS[DEFAULT_PRESET]!, text);
+  throw new ModelConfigError(value, `unknown preset; use one of ${presetList()}, or a path to an .onnx file`);
+}

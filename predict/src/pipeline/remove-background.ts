@@ -1,0 +1,98 @@
+import sharp, { type Sharp } from 'sharp';
+import ort from 'onnxruntime-node';
+import type { LoadedModel } from '../model/model-loader.js';
+import { decodeImage, type DecodedImage } from './decode.js';
+import type { ImageFormat } from '@cutout/shared';
+import { toInputTensor, toMaskBytes } from './tensor.js';
+
+/** Milliseconds spent in each stage of one image. */
+export interface StageTimings {
+  decode: number;
+  preprocess: number;
+  inference: number;
+  postprocess: number;
+  encode: number;
+}
+
+export interface CutoutResult {
+  /** 8-bit RGBA PNG: the input's RGB, the model's mask as alpha. */
+  readonly png: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly inputFormat: ImageFormat;
+  readonly timings: StageTimings;
+}
+
+export interface RemoveBackgroundOptions {
+  /** Larger images are refused with 422 TOO_MANY_PIXELS. */
+  maxImagePixels: number;
+}
+
+const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;
+
+/** Sizes already checked at decode, so the raw intermediate steps need no second limit. */
+function raw(data: Uint8Array, width: number, height: number, channels: 1 | 3): Sharp {
+  return sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
+}
+
+async function preprocess(image: DecodedImage, model: LoadedModel): Promise<ort.Tensor> {
+  const { width, height } = model.inputSize;
+  const small = await raw(image.rgb, image.width, image.height, 3).resize(width, height, RESIZE).raw().toBuffer();
+  return new ort.Tensor('float32', toInputTensor(small, width, height, model.preset), [1, 3, height, width]);
+}
+
+async function infer(input: ort.Tensor, model: LoadedModel): Promise<ort.Tensor> {
+  const outputs = await model.session.run({ [model.inputName]: input }, [model.outputName]);
+  const output = outputs[model.outputName];
+  if (!output || output.type !== 'float32' || output.dims.length < 2) {
+    throw new Error(`model output ${model.outputName} is not a float32 tensor with at least 2 dimensions`);
+  }
+  return output;
+}
+
+/** The mask at the image's own size. */
+async function postprocess(output: ort.Tensor, image: DecodedImage, model: LoadedModel): Promise<Buffer> {
+  const maskHeight = output.dims.at(-2)!;
+  const maskWidth = output.dims.at(-1)!;
+  const mask = toMaskBytes(output.data as Float32Array, maskWidth * maskHeight, model.preset);
+  // sharp writes sRGB by default, which would triple a one-band image; keep the single band.
+  return raw(mask, maskWidth, maskHeight, 1).resize(image.width, image.height, RESIZE).extractChannel(0).raw().toBuffer();
+}
+
+function encode(image: DecodedImage, alpha: Buffer): Promise<Buffer> {
+  return raw(image.rgb, image.width, image.height, 3)
+    .joinChannel(alpha, { raw: { width: image.width, height: image.height, channels: 1 } })
+    .png()
+    .toBuffer();
+}
+
+/**
+ * The whole cutout of one image, usable without HTTP: bytes in, RGBA PNG out, with per-stage timings.
+ * Bad input throws AppError (4xx); anything else is predict's own failure.
+ */
+export async function removeBackground(bytes: Buffer, model: LoadedModel, options: RemoveBackgroundOptions): Promise<CutoutResult> {
+  let mark = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const ms = now - mark;
+    mark = now;
+    return Math.round(ms * 100) / 100;
+  };
+  const image = await decodeImage(bytes, options.maxImagePixels);
+  const decode = lap();
+  const input = await preprocess(image, model);
+  const preprocessMs = lap();
+  const output = await infer(input, model);
+  const inference = lap();
+  const alpha = await postprocess(output, image, model);
+  const postprocessMs = lap();
+  const png = await encode(image, alpha);
+  const encodeMs = lap();
+  return {
+    png,
+    width: image.width,
+    height: image.height,
+    inputFormat: image.format,
+    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs },
+  };
+}

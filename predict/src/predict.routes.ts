@@ -1,0 +1,98 @@
+import express, { type Request, type Response, type NextFunction, type Router } from 'express';
+import { AppError, JOB_ID_PATTERN, decodeBase64Image, type RequestLocals } from '@cutout/shared';
+import { describeModel } from './metadata.js';
+import type { LoadedModel } from './model/model-loader.js';
+import { removeBackground, type StageTimings } from './pipeline/remove-background.js';
+
+export interface PredictRouteDeps {
+  /** The model once it is loaded; undefined while it is still loading. */
+  model: () => LoadedModel | undefined;
+  maxImageBytes: number;
+  maxImagePixels: number;
+}
+
+const JSON_TYPE = 'application/json';
+const RAW_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream']);
+
+/** The media type without parameters, lower case; '' when there is no Content-Type. */
+function mediaType(req: Request): string {
+  return (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** A JSON body carries the image as base64 (4 bytes per 3) plus a little JSON around it. */
+export function jsonBodyLimit(maxImageBytes: number): number {
+  return Math.ceil(maxImageBytes / 3) * 4 + 64 * 1024;
+}
+
+function serverTiming(timings: StageTimings): string {
+  return Object.entries(timings)
+    .map(([stage, ms]) => `${stage};dur=${ms}`)
+    .join(', ');
+}
+
+function imageFromJson(body: unknown): Buffer {
+  const image = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).image : undefined;
+  if (typeof image !== 'string') {
+    throw new AppError(400, 'MISSING_IMAGE', 'the JSON body has no "image" string; send {"image": "<base64 of a PNG, JPEG or WebP file>"}');
+  }
+  return decodeBase64Image(image);
+}
+
+function imageFromRaw(body: unknown): Buffer {
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    throw new AppError(400, 'EMPTY_IMAGE', 'the request body is empty; send the bytes of a PNG, JPEG or WebP file');
+  }
+  return body;
+}
+
+/** Refuses what cannot work before the body is read: an odd content type, or no model yet. */
+function gate(model: PredictRouteDeps['model']) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const type = mediaType(req);
+    if (type !== JSON_TYPE && !RAW_TYPES.has(type)) {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type}" is not accepted; send application/json {"image": "<base64>"} or the raw image as image/png, image/jpeg, image/webp or application/octet-stream`);
+    }
+    if (!model()) throw new AppError(503, 'MODEL_NOT_READY', 'the model is still loading; try again in a moment (GET /health answers 200 once it is ready)');
+    next();
+  };
+}
+
+/** GET /health, GET /metadata and POST /predict (JSON or raw image body). */
+export function predictRoutes(deps: PredictRouteDeps): Router {
+  const router = express.Router();
+  const limits = { maxImageBytes: deps.maxImageBytes, maxImagePixels: deps.maxImagePixels };
+
+  router.get('/health', (_req, res) => {
+    if (deps.model()) res.json({ health: 'ok' });
+    else res.status(503).json({ health: 'loading' });
+  });
+
+  router.get('/metadata', (_req, res) => {
+    const model = deps.model();
+    if (!model) throw new AppError(503, 'MODEL_NOT_READY', 'the model is still loading; try again in a moment');
+    res.json(describeModel(model, limits));
+  });
+
+  router.post(
+    '/predict',
+    gate(deps.model),
+    express.json({ type: (req) => mediaType(req as Request) === JSON_TYPE, limit: jsonBodyLimit(deps.maxImageBytes) }),
+    express.raw({ type: (req) => RAW_TYPES.has(mediaType(req as Request)), limit: deps.maxImageBytes }),
+    async (req, res) => {
+      const jobId = req.get('x-job-id');
+      if (jobId && JOB_ID_PATTERN.test(jobId)) (res.locals as RequestLocals).jobId = jobId;
+      const asJson = mediaType(req) === JSON_TYPE;
+      const bytes = asJson ? imageFromJson(req.body) : imageFromRaw(req.body);
+      if (bytes.length > deps.maxImageBytes) {
+        throw new AppError(413, 'BODY_TOO_LARGE', `the image is ${bytes.length} bytes, more than the limit of ${deps.maxImageBytes}; send a smaller file`);
+      }
+      const model = deps.model()!;
+      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels });
+      res.setHeader('Server-Timing', serverTiming(result.timings));
+      if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.png.toString('base64') });
+      else res.type('image/png').send(result.png);
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,99 @@
+/**
+ * Test support (not a test file): a real redis-server, the app on a free port, and a logger
+ * that keeps its lines in memory so tests can read the access log.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { closeRedisClient, createRedisClient, JobRepository, type Logger, type RedisClient } from '@cutout/shared';
+import { createApp, type ProxyDeps } from './app.js';
+
+export interface LogLine {
+  message: string;
+  [field: string]: unknown;
+}
+
+export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) lines.push(JSON.parse(text) as LogLine);
+      done();
+    },
+  });
+  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
+  return { logger, lines };
+}
+
+export interface RunningProxy {
+  url: string;
+  jobs: JobRepository;
+  logs: LogLine[];
+  close(): Promise<void>;
+}
+
+export type ProxyOptions = Partial<Omit<ProxyDeps, 'jobs' | 'logger'>> & { keyPrefix: string; ttlSeconds?: number };
+
+/** The app on 127.0.0.1 and a free port, over an existing client; close() stops only the listener. */
+export async function startProxy(redis: RedisClient, options: ProxyOptions): Promise<RunningProxy> {
+  const { logger, lines } = memoryLogger();
+  const ttlSeconds = options.ttlSeconds ?? 600;
+  const jobs = new JobRepository(redis, { keyPrefix: options.keyPrefix, ttlSeconds });
+  const app = createApp({
+    jobs,
+    logger,
+    limits: options.limits ?? { maxImageBytes: 20 * 1024 * 1024, maxImagePixels: 50_000_000 },
+    model: options.model ?? 'test-model',
+    jobTtlSeconds: ttlSeconds,
+    ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
+    ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
+  });
+  const { port } = server.address() as AddressInfo;
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    jobs,
+    logs: lines,
+    async close() {
+      if (closed) return;
+      closed = true;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function connectRedis(url: string): Promise<RedisClient> {
+  const client = createRedisClient(url, { name: 'proxy-test', onError: () => {} });
+  await client.connect();
+  return client;
+}
+
+export { closeRedisClient };
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** One HTTP call; the body is parsed as JSON and must be JSON. */
+export async function call<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<Reply<T>> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: T;
+  try {
+    body = JSON.parse(text) as T;
+  } catch {
+    throw new Error(`${init.method ?? 'GET'} ${url} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+export function postJson<T = Record<string, unknown>>(url: string, body: string | Uint8Array, contentType = 'application/json'): Promise<Reply<T>> {
+  return call<T>(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+}

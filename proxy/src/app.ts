@@ -1,0 +1,66 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
+import { jobsRoutes } from './jobs.routes.js';
+import { inMiB } from './jobs.schema.js';
+import { JobService, type JobStore, type UploadLimits } from './jobs.service.js';
+import { createRedisGuard } from './redis-guard.js';
+import { statusRoutes } from './status.routes.js';
+import { StatusService } from './status.service.js';
+
+export const DEFAULT_HEALTH_TIMEOUT_MS = 500;
+export const DEFAULT_REDIS_TIMEOUT_MS = 5_000;
+
+export interface ProxyDeps {
+  /** Job state in Redis; its `ping` is the health check. */
+  jobs: JobStore;
+  logger: Logger;
+  /** MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS. */
+  limits: UploadLimits;
+  /** MODEL, reported by /metadata. */
+  model: string;
+  /** JOB_TTL_SECONDS, reported by /metadata. */
+  jobTtlSeconds: number;
+  /** How long /health waits for PING before answering 503 (default 500 ms). */
+  healthTimeoutMs?: number;
+  /** How long any other Redis call may take before the request answers 503 (default 5 s). */
+  redisTimeoutMs?: number;
+}
+
+function checkDeps(deps: ProxyDeps): void {
+  const { maxImageBytes, maxImagePixels } = deps.limits;
+  for (const [name, value] of Object.entries({ maxImageBytes, maxImagePixels, jobTtlSeconds: deps.jobTtlSeconds })) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`createApp: ${name} must be a positive whole number, got ${value}`);
+  }
+  for (const [name, value] of Object.entries({ healthTimeoutMs: deps.healthTimeoutMs, redisTimeoutMs: deps.redisTimeoutMs })) {
+    if (value !== undefined && !(value > 0)) throw new TypeError(`createApp: ${name} must be a positive number of milliseconds, got ${value}`);
+  }
+}
+
+/** Builds the proxy's express app; the caller listens and owns the Redis connection. */
+export function createApp(deps: ProxyDeps): Express {
+  checkDeps(deps);
+  const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard });
+  const statusService = new StatusService({
+    jobs: deps.jobs,
+    guard,
+    limits: deps.limits,
+    model: deps.model,
+    jobTtlSeconds: deps.jobTtlSeconds,
+    healthTimeoutMs: deps.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestContext(deps.logger));
+  app.use(statusRoutes(statusService));
+  app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
+  app.use(notFoundHandler());
+  // Redis being away is temporary: tell clients when to come back.
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (error instanceof AppError && error.status === 503) res.setHeader('Retry-After', '1');
+    next(error);
+  });
+  app.use(errorHandler({ logger: deps.logger, bodyLimitHint: `an upload may hold an image of up to ${inMiB(deps.limits.maxImageBytes)} (MAX_IMAGE_BYTES)` }));
+  return app;
+}

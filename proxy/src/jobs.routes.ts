@@ -1,0 +1,25 @@
+import { Router, type Request, type Response } from 'express';
+import type { RequestLocals } from '@cutout/shared';
+import { jsonBody, readStartJobBody } from './jobs.schema.js';
+import type { JobService } from './jobs.service.js';
+
+/** POST /start_job and GET /get_job/:job_id, the reference job API. */
+export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
+  const router = Router();
+
+  router.post('/start_job', jsonBody(maxImageBytes), async (req: Request, res: Response) => {
+    const locals = res.locals as RequestLocals;
+    const image = readStartJobBody(req.body);
+    const started = await service.start(image, locals.requestId);
+    locals.jobId = started.jobId;
+    res.json({ status: 'ok', job_id: started.jobId, job_status: 'QUEUED' });
+  });
+
+  router.get('/get_job/:job_id', async (req: Request<{ job_id: string }>, res: Response) => {
+    const view = await service.view(req.params.job_id);
+    (res.locals as RequestLocals).jobId = view.job_id;
+    res.json(view);
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { AppError, JOB_ID_PATTERN } from '@cutout/shared';
+
+const MIB = 1024 * 1024;
+
+/** "20 MiB", "0.06 MiB": limits read better in MiB than in bytes. */
+export function inMiB(bytes: number): string {
+  return `${Number((bytes / MIB).toFixed(2))} MiB`;
+}
+
+/**
+ * The largest JSON body that can carry an image of `maxImageBytes`: base64 is 4/3 of the bytes,
+ * `base64` wraps lines every 76 characters (an escaped "\n" in JSON adds 2 per line, under 3 %),
+ * and the data-URL prefix and the JSON around it need a little more.
+ */
+export function bodyLimitBytes(maxImageBytes: number): number {
+  const base64 = Math.ceil(maxImageBytes / 3) * 4;
+  return Math.ceil(base64 * (1 + 1 / 32)) + 64 * 1024;
+}
+
+export function imageTooLarge(maxImageBytes: number, actualBytes?: number): AppError {
+  const actual = actualBytes === undefined ? 'the upload is too large to hold an image within' : `the image is ${actualBytes} bytes (${inMiB(actualBytes)}), over`;
+  const limit = `${maxImageBytes} bytes (${inMiB(maxImageBytes)}, MAX_IMAGE_BYTES)`;
+  return new AppError(413, 'IMAGE_TOO_LARGE', `${actual} the limit of ${limit}; send a smaller or more compressed image`);
+}
+
+/**
+ * Parses a JSON body of bounded size. Other content types answer 415 before a byte is read; a
+ * body over the limit answers 413 IMAGE_TOO_LARGE (what the client can act on) rather than the
+ * generic BODY_TOO_LARGE.
+ */
+export function jsonBody(maxImageBytes: number): RequestHandler {
+  // strict: false lets valid JSON of the wrong shape (a bare string, null) reach the schema
+  // check and get MISSING_IMAGE, keeping INVALID_JSON for bodies that are not JSON at all.
+  const parse = express.json({ limit: bodyLimitBytes(maxImageBytes), strict: false, type: 'application/json' });
+  return (req: Request, res: Response, next: NextFunction) => {
+    // An empty body of no declared type (fetch and curl send one) is a missing image, not a wrong type.
+    const empty = req.get('content-length') === '0' && !req.get('content-type');
+    if (!empty && req.is('application/json') === false) {
+      const given = req.get('content-type') ?? 'none';
+      next(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(given.slice(0, 100))} is not accepted; send a JSON body {"image": "<base64>"} with Content-Type: application/json`));
+      return;
+    }
+    parse(req, res, (error?: unknown) => {
+      const type = error && typeof error === 'object' && 'type' in error ? error.type : undefined;
+      next(type === 'entity.too.large' ? imageTooLarge(maxImageBytes) : error);
+    });
+  };
+}
+
+/** The `image` string of a start_job body. */
+export function readStartJobBody(body: unknown): string {
+  const image = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).image : undefined;
+  if (typeof image !== 'string') {
+    const found = image === undefined ? 'no "image" field' : `"image" is ${image === null ? 'null' : typeof image}`;
+    throw new AppError(400, 'MISSING_IMAGE', `the body has ${found}; send {"image": "<base64 of a PNG, JPEG or WebP file>"}`);
+  }
+  return image;
+}
+
+/** A job id as stored (lower case), or null when it cannot be one of ours. */
+export function parseJobId(raw: string): string | null {
+  if (raw.length !== 36) return null;
+  const id = raw.toLowerCase();
+  return JOB_ID_PATTERN.test(id) ? id : null;
+}

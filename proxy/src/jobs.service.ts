@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AppError,
+  assertImageComplete,
+  decodeBase64Image,
+  readImageHeader,
+  type ImageHeader,
+  type JobRecord,
+  type JobRepository,
+  type JobStatus,
+  type Logger,
+} from '@cutout/shared';
+import { imageTooLarge, parseJobId } from './jobs.schema.js';
+import type { RedisGuard } from './redis-guard.js';
+
+export interface UploadLimits {
+  /** Largest decoded image (MAX_IMAGE_BYTES). */
+  maxImageBytes: number;
+  /** Largest width × height (MAX_IMAGE_PIXELS). */
+  maxImagePixels: number;
+}
+
+/** The part of the JobRepository the proxy uses. */
+export type JobStore = Pick<JobRepository, 'enqueue' | 'get' | 'stats' | 'ping'>;
+
+export interface CheckedUpload {
+  bytes: Buffer;
+  header: ImageHeader;
+}
+
+/**
+ * Everything the proxy can tell about an upload without decoding its pixels, cheapest first:
+ * base64, byte size, format and size from the header, the file's structure, the pixel count.
+ */
+export function checkUpload(image: string, limits: UploadLimits): CheckedUpload {
+  const bytes = decodeBase64Image(image);
+  if (bytes.length > limits.maxImageBytes) throw imageTooLarge(limits.maxImageBytes, bytes.length);
+  const header = readImageHeader(bytes);
+  assertImageComplete(bytes, header);
+  const pixels = header.width * header.height;
+  if (pixels > limits.maxImagePixels) {
+    throw new AppError(
+      422,
+      'TOO_MANY_PIXELS',
+      `the image is ${header.width}×${header.height} = ${pixels} pixels, over the limit of ${limits.maxImagePixels} pixels (MAX_IMAGE_PIXELS); scale it down and send it again`,
+    );
+  }
+  return { bytes, header };
+}
+
+/** GET /get_job's answer: the contract's five fields, then our extras. */
+export interface JobView {
+  status: 'ok' | 'ng';
+  job_id: string;
+  job_status: JobStatus;
+  img_in_base64: string | null;
+  img_out_base64: string | null;
+  error?: { code: string; message: string };
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  attempts: number;
+}
+
+const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toJobView(record: JobRecord): JobView {
+  // "ok" promises the reference client a result it can save, so it needs both the state and the bytes.
+  const done = record.status === 'SUCCEEDED' && record.imageOutBase64 !== null;
+  return {
+    status: done ? 'ok' : 'ng',
+    job_id: record.id,
+    job_status: record.status,
+    img_in_base64: record.imageInBase64,
+    img_out_base64: done ? record.imageOutBase64 : null,
+    ...(record.status === 'FAILED' ? { error: record.error ?? { code: 'JOB_FAILED', message: 'the job failed without a recorded reason; submit it again' } } : {}),
+    created_at: isoTime(record.createdAt),
+    started_at: isoTime(record.startedAt),
+    finished_at: isoTime(record.finishedAt),
+    attempts: record.attempts,
+  };
+}
+
+export interface JobServiceDeps {
+  jobs: JobStore;
+  logger: Logger;
+  limits: UploadLimits;
+  guard: RedisGuard;
+}
+
+export interface StartedJob {
+  jobId: string;
+  header: ImageHeader;
+  bytes: number;
+}
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  /** Checks an upload and queues it; nothing is written unless every check passed. */
+  async start(image: string, requestId: string): Promise<StartedJob> {
+    const { bytes, header } = checkUpload(image, this.deps.limits);
+    const jobId = randomUUID();
+    // Stored re-encoded: one canonical form (standard alphabet, padded, no prefix or line breaks)
+    // whatever the client sent, and exactly the bytes that passed the checks.
+    const imageBase64 = bytes.toString('base64');
+    const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length };
+    await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
+    this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length });
+    return { jobId, header, bytes: bytes.length };
+  }
+
+  /** The job's view; 404 JOB_NOT_FOUND for ids that are not ours, unknown or expired. */
+  async view(rawId: string): Promise<JobView> {
+    const id = parseJobId(rawId);
+    const record = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.get(id));
+    if (record === null) {
+      // The id is not echoed: it may be megabytes of anything.
+      throw new AppError(404, 'JOB_NOT_FOUND', 'no job has this id: it is unknown, malformed (ids are UUID v4) or expired (jobs last JOB_TTL_SECONDS); submit the image again with POST /start_job');
+    }
+    return toJobView(record);
+  }
+}

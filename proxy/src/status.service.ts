@@ -1,0 +1,43 @@
+import type { JobStore, UploadLimits } from './jobs.service.js';
+import type { RedisGuard } from './redis-guard.js';
+
+export interface Metadata {
+  status: 'ok';
+  queue: { queued: number; running: number };
+  jobs: { submitted: number; succeeded: number; failed: number };
+  model: string;
+  limits: { max_image_bytes: number; max_image_pixels: number };
+  job_ttl_seconds: number;
+}
+
+export interface StatusServiceDeps {
+  jobs: JobStore;
+  guard: RedisGuard;
+  limits: UploadLimits;
+  model: string;
+  jobTtlSeconds: number;
+  /** A health check must answer quickly even when Redis does not. */
+  healthTimeoutMs: number;
+}
+
+export class StatusService {
+  constructor(private readonly deps: StatusServiceDeps) {}
+
+  /** Resolves while Redis answers PING; otherwise throws 503 REDIS_UNAVAILABLE. */
+  async health(): Promise<void> {
+    await this.deps.guard('ping', () => this.deps.jobs.ping(), this.deps.healthTimeoutMs);
+  }
+
+  /** Counts only: listing jobs would leak ids (each one is a key to someone's image). */
+  async metadata(): Promise<Metadata> {
+    const stats = await this.deps.guard('stats', () => this.deps.jobs.stats());
+    return {
+      status: 'ok',
+      queue: { queued: stats.queued, running: stats.running },
+      jobs: { submitted: stats.submitted, succeeded: stats.succeeded, failed: stats.failed },
+      model: this.deps.model,
+      limits: { max_image_bytes: this.deps.limits.maxImageBytes, max_image_pixels: this.deps.limits.maxImagePixels },
+      job_ttl_seconds: this.deps.jobTtlSeconds,
+    };
+  }
+}
