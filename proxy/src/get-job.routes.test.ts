@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
 import { call, closeRedisClient, connectRedis, postJson, startProxy, type RunningProxy } from './app-harness.js';
+import type { JobView } from './jobs.service.js';
 
 let server: RedisServerHandle;
 let redis: RedisClient;
@@ -30,18 +31,7 @@ async function proxy(keyPrefix: string) {
   return p;
 }
 
-interface JobReply {
-  status: 'ok' | 'ng';
-  job_id: string;
-  job_status: string;
-  img_in_base64: string | null;
-  img_out_base64: string | null;
-  error?: { code: string; message: string };
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number;
-}
+type JobReply = JobView;
 
 async function submit(p: RunningProxy): Promise<string> {
   const res = await postJson<{ job_id: string }>(`${p.url}/start_job`, JSON.stringify({ image: `data:image/png;base64,${png.toString('base64')}` }));
