@@ -24,6 +24,19 @@ export interface Config {
   readonly maxImageBytes: number;
   readonly maxImagePixels: number;
   readonly shutdownGraceMs: number;
+  /** Claims a job may have before it ends FAILED (counts crashes of the worker too). */
+  readonly jobMaxAttempts: number;
+  /** How long a claim lasts without a heartbeat; workers renew it every third of this. */
+  readonly jobLeaseMs: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  /** How often a batch process tries to run the reaper (expired leases, due retries). */
+  readonly reaperIntervalMs: number;
+  /** Above this many waiting jobs, POST /start_job answers 429. */
+  readonly queueMaxDepth: number;
+  readonly deadLetterMax: number;
+  /** How long one Redis call may take before a request answers 503. */
+  readonly redisCommandTimeoutMs: number;
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -109,7 +122,18 @@ export function loadConfig(env: Env = process.env): Config {
     maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 0, 3_600_000),
+    jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 100),
+    jobLeaseMs: r.int('JOB_LEASE_MS', 300, 3_600_000),
+    retryBaseDelayMs: r.int('RETRY_BASE_DELAY_MS', 0, 3_600_000),
+    retryMaxDelayMs: r.int('RETRY_MAX_DELAY_MS', 0, 3_600_000),
+    reaperIntervalMs: r.int('REAPER_INTERVAL_MS', 50, 3_600_000),
+    queueMaxDepth: r.int('QUEUE_MAX_DEPTH', 1, 100_000_000),
+    deadLetterMax: r.int('DEAD_LETTER_MAX', 1, 10_000_000),
+    redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 50, 60_000),
   };
+  if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
+    r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
 }

@@ -17,6 +17,14 @@ export const DEFAULTS = Object.freeze({
   MAX_IMAGE_BYTES: 20 * 1024 * 1024,
   MAX_IMAGE_PIXELS: 50_000_000,
   SHUTDOWN_GRACE_MS: 10_000,
+  JOB_MAX_ATTEMPTS: 3,
+  JOB_LEASE_MS: 30_000,
+  RETRY_BASE_DELAY_MS: 500,
+  RETRY_MAX_DELAY_MS: 30_000,
+  REAPER_INTERVAL_MS: 1_000,
+  QUEUE_MAX_DEPTH: 10_000,
+  DEAD_LETTER_MAX: 1_000,
+  REDIS_COMMAND_TIMEOUT_MS: 800,
 });
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;

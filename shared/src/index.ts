@@ -4,7 +4,7 @@ export { createLogger, type Logger } from './logger.js';
 export { createRedisClient, closeRedisClient, type RedisClient, type RedisClientOptions } from './redis/client.js';
 export { LuaScript } from './redis/lua-script.js';
 export { queueKeys, jobKeys, type QueueKeys, type JobKeys } from './redis/keys.js';
-export { JobRepository, type JobRecord, type NewJob, type QueueStats, type JobRepositoryOptions } from './redis/job.repository.js';
+export { JobRepository, type JobRecord, type NewJob, type QueueStats, type JobRepositoryOptions, type EnqueueResult } from './redis/job.repository.js';
 export { requestContext, type RequestLocals } from './http/request-context.js';
 export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { freePort } from './process/free-port.js';

@@ -85,6 +85,16 @@ test('fail records the reason; a job whose record expired is dropped at claim', 
   assert.equal(await repo.get(gone.id), null);
 });
 
+test('enqueue refuses, writing nothing, once the queue holds max depth jobs', async () => {
+  const repo = new JobRepository(redis, { keyPrefix: 'full:', ttlSeconds: 100, maxQueueDepth: 2 });
+  assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 1 });
+  assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 2 });
+  const refused = newJob();
+  assert.deepEqual(await repo.enqueue(refused), { accepted: false, depth: 2 });
+  assert.equal(await redis.exists([`full:${refused.id}_image_in`, `full:${refused.id}_job`]), 0);
+  assert.equal((await repo.stats()).submitted, 2);
+});
+
 test('take returns null when the queue stays empty', async () => {
   const repo = new JobRepository(redis, { keyPrefix: 'empty:', ttlSeconds: 100 });
   assert.equal(await repo.take(blocking, 0.1), null);

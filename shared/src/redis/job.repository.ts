@@ -8,7 +8,11 @@ import type { JobStatus } from '../job-status.js';
 export interface JobRepositoryOptions {
   keyPrefix: string;
   ttlSeconds: number;
+  /** Admission control: enqueue refuses new jobs while this many wait. Default: no limit. */
+  maxQueueDepth?: number;
 }
+
+export type EnqueueResult = { accepted: true; depth: number } | { accepted: false; depth: number };
 
 export interface NewJob {
   id: string;
@@ -60,15 +64,21 @@ export class JobRepository {
     return jobKeys(this.options.keyPrefix, id);
   }
 
-  /** Stores the input and the record and queues the id atomically; returns the queue length. */
-  async enqueue(job: NewJob): Promise<number> {
+  /**
+   * Stores the input and the record and queues the id atomically. Refused, with nothing
+   * written, while the queue already holds `maxQueueDepth` jobs.
+   */
+  async enqueue(job: NewJob): Promise<EnqueueResult> {
     const k = this.jobKeys(job.id);
-    const reply = await enqueueScript.run(
-      this.redis,
-      [k.imageIn, k.record, this.keys.queue, this.keys.counts],
-      [job.id, job.imageBase64, String(this.options.ttlSeconds), String(Date.now()), job.format, String(job.width), String(job.height), String(job.bytes)],
+    const maxDepth = this.options.maxQueueDepth ?? Number.MAX_SAFE_INTEGER;
+    const reply = Number(
+      await enqueueScript.run(
+        this.redis,
+        [k.imageIn, k.record, this.keys.queue, this.keys.counts],
+        [job.id, job.imageBase64, String(this.options.ttlSeconds), String(Date.now()), job.format, String(job.width), String(job.height), String(job.bytes), String(maxDepth)],
+      ),
     );
-    return Number(reply);
+    return reply < 0 ? { accepted: false, depth: maxDepth } : { accepted: true, depth: reply };
   }
 
   /** One consistent read of a job; null when the id is unknown or expired. */
