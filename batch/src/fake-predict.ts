@@ -20,10 +20,14 @@ export interface FakePredictOptions {
   /** The PNG bytes a 'png' answer carries. */
   png: Buffer;
   mode?: FakePredictMode;
+  /** Listen on this port (to bring a server up where batch already expects one). Default: any free port. */
+  port?: number;
 }
 
 export class FakePredict {
   mode: FakePredictMode;
+  /** How the next /predict calls answer, one entry each, before `mode` applies again. */
+  readonly next: FakePredictMode[] = [];
   readonly requests: RecordedRequest[] = [];
   /** /predict calls being answered right now, and the most there ever were at once. */
   inFlight = 0;
@@ -44,7 +48,7 @@ export class FakePredict {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.#server.listen(this.options.port ?? 0, '127.0.0.1', resolve));
     this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
@@ -104,9 +108,15 @@ export class FakePredict {
     if (path === '/health') return this.#answerHealth(res);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    // 'close' also fires when the caller gives up (timeout, abort) on a call that never got an answer.
+    res.once('close', () => {
+      this.inFlight--;
+      this.#notify();
+    });
     this.#notify();
+    const mode = this.next.shift() ?? this.mode;
     if (this.#held) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#answerPredict(res);
+    this.#answerPredict(res, mode);
   }
 
   #answerHealth(res: ServerResponse): void {
@@ -114,13 +124,9 @@ export class FakePredict {
     json(res, ready ? 200 : 503, { health: ready ? 'ok' : 'loading' });
   }
 
-  #answerPredict(res: ServerResponse): void {
-    if (this.mode === 'hang') return; // never answers; close() drops the socket
-    res.on('finish', () => {
-      this.inFlight--;
-      this.#notify();
-    });
-    switch (this.mode) {
+  #answerPredict(res: ServerResponse, mode: FakePredictMode): void {
+    if (mode === 'hang' || res.destroyed) return; // hang never answers; close() drops the socket
+    switch (mode) {
       case 'png':
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': this.options.png.length });
         res.end(this.options.png);

@@ -1,98 +1,169 @@
-import type { JobRepository, Logger } from '@cutout/shared';
+import type { JobRepository, Logger, RetryResult, TakenJob } from '@cutout/shared';
 import type { PredictCallOptions } from './predict.client.js';
 import { PredictError } from './predict.errors.js';
+import { LeaseHeartbeat } from './lease-heartbeat.js';
+import { retryDelayMs, type RetryPolicy } from './retry-policy.js';
+import { messageOf, sleep } from './timing.js';
 
 /** The part of the predict client a processor uses. */
 export interface Predictor {
   predict(jobId: string, imageBytes: Buffer, options?: PredictCallOptions): Promise<Buffer>;
 }
 
+export type ProcessorRepository = Pick<JobRepository, 'renew' | 'complete' | 'fail' | 'retry' | 'release' | 'leaseMs' | 'maxAttempts'>;
+
 export interface JobProcessorDeps {
-  repository: JobRepository;
+  repository: ProcessorRepository;
   predict: Predictor;
   logger: Logger;
+  retry: RetryPolicy;
+  /** Longest a shutdown hand-back keeps trying to reach Redis. Default 2000. */
+  releaseWaitMs?: number;
+  random?: () => number;
+}
+
+export interface ProcessOptions {
+  /** Shown in the logs as `worker`: host:pid:loop. */
+  worker: string;
+  /** performance.now() when the take was sent; default now. */
+  takenAt?: number;
+  /** Aborts when the shutdown grace period is over: cut predict short and hand the job back. */
+  shutdown?: AbortSignal;
+  /** Aborts when batch closes its connections: stop retrying Redis writes. */
+  halt?: AbortSignal;
 }
 
 /**
- * - succeeded / failed: the job reached that state in Redis;
- * - skipped: the job was gone (expired) or no longer RUNNING, nothing to do;
- * - abandoned: shutdown cut the job short, or Redis could not record its end; it stays in
- *   job_id_processing for a later recovery step.
+ * - succeeded / failed / retry (scheduled again) / released (handed back at shutdown): recorded;
+ * - lost: the lease went to another worker, nothing was written (or the write was refused);
+ * - unrecorded: Redis stayed unreachable until the lease ran out; the reaper will requeue it.
  */
-export type JobOutcome = 'succeeded' | 'failed' | 'skipped' | 'abandoned';
+export type JobOutcome = 'succeeded' | 'failed' | 'retry' | 'released' | 'lost' | 'unrecorded';
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+export interface ProcessResult {
+  outcome: JobOutcome;
+  /** The error a failed or retried job carries. */
+  errorCode?: string;
 }
 
-/** Runs one taken job: claim, predict, complete or fail. Never throws. */
+type Ending =
+  | { kind: 'complete'; png: Buffer; predictMs: number }
+  | { kind: 'fail' | 'retry'; code: string; message: string; predictStatus?: number | undefined }
+  | { kind: 'release' };
+
+const NOT_WRITTEN = Symbol('not written');
+
+/** Runs one taken job under its lease: predict, then complete, fail, retry or release. Never throws. */
 export class JobProcessor {
-  constructor(private readonly deps: JobProcessorDeps) {}
+  readonly #d: JobProcessorDeps;
 
-  async process(id: string, signal?: AbortSignal): Promise<JobOutcome> {
-    const startedAt = performance.now();
+  constructor(deps: JobProcessorDeps) {
+    this.#d = deps;
+  }
+
+  async process(job: TakenJob, options: ProcessOptions): Promise<ProcessResult> {
+    const { repository, logger } = this.#d;
+    const started = performance.now();
+    const heartbeat = new LeaseHeartbeat({ repository, logger, job, takenAt: options.takenAt ?? started, worker: options.worker });
+    logger.info('job taken', { job_id: job.id, attempt: job.attempts, lease_token: job.token, worker: options.worker });
     try {
-      return await this.#run(id, startedAt, signal);
+      const ending = await this.#run(job, heartbeat, options);
+      if (ending === 'lost') return { outcome: 'lost' };
+      heartbeat.settling();
+      return await this.#end(job, heartbeat, options, started, ending);
     } catch (error) {
-      if (signal?.aborted) return this.#abandon(id, startedAt, 'batch shut down before the job finished');
-      return this.#fail(id, startedAt, 'INTERNAL', `batch could not process the job: ${messageOf(error)}`);
+      // A bug in batch, not in the input or predict: record it rather than leave the job hanging.
+      heartbeat.settling();
+      const ending = { kind: 'fail', code: 'INTERNAL', message: `batch could not process the job: ${messageOf(error)}` } as const;
+      return await this.#end(job, heartbeat, options, started, ending);
+    } finally {
+      heartbeat.stop();
     }
   }
 
-  async #run(id: string, startedAt: number, signal: AbortSignal | undefined): Promise<JobOutcome> {
-    const { repository, predict, logger } = this.deps;
-    const input = await repository.claim(id);
-    if (input === null) {
-      logger.warn('job skipped', { job_id: id, reason: 'the job or its input expired before it ran' });
-      return 'skipped';
-    }
-    const imageBytes = Buffer.from(input, 'base64');
-    logger.info('job taken', { job_id: id, input_bytes: imageBytes.length });
-
+  async #run(job: TakenJob, heartbeat: LeaseHeartbeat, options: ProcessOptions): Promise<Ending | 'lost'> {
+    const signal = options.shutdown ? AbortSignal.any([heartbeat.lost, options.shutdown]) : heartbeat.lost;
     const predictStart = performance.now();
-    let png: Buffer;
     try {
-      png = await predict.predict(id, imageBytes, signal ? { signal } : {});
+      const png = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal });
+      return { kind: 'complete', png, predictMs: Math.round(performance.now() - predictStart) };
     } catch (error) {
-      if (signal?.aborted) return this.#abandon(id, startedAt, 'batch shut down while predict was running');
+      if (heartbeat.lost.aborted) return 'lost';
+      if (options.shutdown?.aborted) return { kind: 'release' };
       if (!(error instanceof PredictError)) throw error;
-      return this.#fail(id, startedAt, error.code, error.message, { retryable: error.retryable, predict_status: error.status });
+      // 4xx: the input itself is bad, so no other attempt can help.
+      return { kind: error.retryable ? 'retry' : 'fail', code: error.code, message: error.message, predictStatus: error.status };
     }
-    const predictMs = Math.round(performance.now() - predictStart);
-
-    if (!(await repository.complete(id, png.toString('base64')))) {
-      logger.warn('job skipped', { job_id: id, reason: 'the job was no longer running when its result came back' });
-      return 'skipped';
-    }
-    logger.info('job succeeded', {
-      job_id: id,
-      duration_ms: Math.round(performance.now() - startedAt),
-      predict_ms: predictMs,
-      input_bytes: imageBytes.length,
-      output_bytes: png.length,
-    });
-    return 'succeeded';
   }
 
-  async #fail(id: string, startedAt: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<JobOutcome> {
-    const { repository, logger } = this.deps;
-    const fields = { job_id: id, error_code: code, error_message: message, duration_ms: Math.round(performance.now() - startedAt), ...extra };
-    try {
-      if (!(await repository.fail(id, code, message))) {
-        logger.warn('job skipped', { ...fields, reason: 'the job was no longer running when it failed' });
-        return 'skipped';
+  async #end(job: TakenJob, heartbeat: LeaseHeartbeat, options: ProcessOptions, started: number, ending: Ending): Promise<ProcessResult> {
+    const { logger, repository } = this.#d;
+    const fields = { job_id: job.id, lease_token: job.token, attempt: job.attempts, worker: options.worker };
+    const delayMs = ending.kind === 'retry' ? retryDelayMs(job.attempts, this.#d.retry, this.#d.random) : 0;
+    // A hand-back happens while batch is stopping: it gets a short wait, not the whole lease.
+    const cap = ending.kind === 'release' ? performance.now() + (this.#d.releaseWaitMs ?? 2_000) : Infinity;
+    const reply = await this.#write(fields, heartbeat, options.halt, cap, () => this.#apply(job, ending, delayMs));
+    const durationMs = Math.round(performance.now() - started);
+    const error = ending.kind === 'fail' || ending.kind === 'retry' ? { error_code: ending.code, error_message: ending.message, predict_status: ending.predictStatus } : {};
+    if (reply === NOT_WRITTEN) {
+      logger.error('job outcome not recorded', { ...fields, outcome: ending.kind, ...error, reason: 'Redis stayed unreachable until the lease ran out; the reaper will requeue the job' });
+      return { outcome: 'unrecorded' };
+    }
+    if (reply === false || reply === 'lost') {
+      logger.warn('late write refused', { ...fields, outcome: ending.kind, reason: 'the lease went to another worker' });
+      return { outcome: 'lost' };
+    }
+    const errorCode = ending.kind === 'fail' || ending.kind === 'retry' ? ending.code : undefined;
+    switch (ending.kind) {
+      case 'complete':
+        logger.info('job succeeded', { ...fields, duration_ms: durationMs, predict_ms: ending.predictMs, output_bytes: ending.png.length });
+        return { outcome: 'succeeded' };
+      case 'release':
+        logger.info('job released', { ...fields, reason: 'batch is shutting down; the job goes back to the front of the queue' });
+        return { outcome: 'released' };
+      case 'retry':
+        if (reply === 'retry') {
+          logger.warn('job retry scheduled', { ...fields, ...error, delay_ms: delayMs, max_attempts: repository.maxAttempts });
+          return { outcome: 'retry', errorCode };
+        }
+        logger.warn('job failed', { ...fields, ...error, duration_ms: durationMs, reason: `attempts used up (${repository.maxAttempts})` });
+        return { outcome: 'failed', errorCode };
+      case 'fail':
+        logger.warn('job failed', { ...fields, ...error, duration_ms: durationMs });
+        return { outcome: 'failed', errorCode };
+    }
+  }
+
+  #apply(job: TakenJob, ending: Ending, delayMs: number): Promise<boolean | RetryResult> {
+    const { repository } = this.#d;
+    switch (ending.kind) {
+      case 'complete':
+        return repository.complete(job.id, job.token, ending.png.toString('base64'));
+      case 'fail':
+        return repository.fail(job.id, job.token, ending.code, ending.message);
+      case 'retry':
+        return repository.retry(job.id, job.token, ending.code, ending.message, delayMs);
+      case 'release':
+        return repository.release(job.id, job.token);
+    }
+  }
+
+  /**
+   * Writes an outcome, retrying while Redis is unreachable until the lease may have run out
+   * (the heartbeat keeps extending it whenever Redis answers). Every write is fenced by the
+   * token, so a retry after a lost reply is answered as done and never applied twice.
+   */
+  async #write<T>(fields: object, heartbeat: LeaseHeartbeat, halt: AbortSignal | undefined, cap: number, write: () => Promise<T>): Promise<T | typeof NOT_WRITTEN> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        const left = Math.min(heartbeat.deadline, cap) - performance.now();
+        if (halt?.aborted || left <= 0) return NOT_WRITTEN;
+        if (attempt === 0) this.#d.logger.warn('outcome write failed; retrying while the lease lasts', { ...fields, error: messageOf(error), lease_left_ms: Math.round(left) });
+        await sleep(Math.min(50 * 2 ** attempt, 1_000, left), halt);
       }
-    } catch (error) {
-      logger.error('job failure not recorded', { ...fields, redis_error: messageOf(error) });
-      return 'abandoned';
     }
-    logger.warn('job failed', fields);
-    return 'failed';
-  }
-
-  #abandon(id: string, startedAt: number, reason: string): JobOutcome {
-    this.deps.logger.warn('job abandoned', { job_id: id, reason, duration_ms: Math.round(performance.now() - startedAt) });
-    return 'abandoned';
   }
 }
 

@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '@cutout/config';
-import { createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { checkRedisDurability, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool } from './worker-pool.js';
 
@@ -10,7 +10,13 @@ const redis = createRedisClient(config.redisUrl, {
   name: 'cutout-batch',
   onError: (error) => logger.warn('redis connection error', { error: error.message }),
 });
-const repository = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSeconds: config.jobTtlSeconds });
+const repository = new JobRepository(redis, {
+  keyPrefix: config.redisKeyPrefix,
+  ttlSeconds: config.jobTtlSeconds,
+  maxAttempts: config.jobMaxAttempts,
+  leaseMs: config.jobLeaseMs,
+  deadLetterMax: config.deadLetterMax,
+});
 const predict = createPredictClient({
   urls: config.predictUrls,
   timeoutMs: config.predictTimeoutMs,
@@ -23,17 +29,21 @@ const pool = createWorkerPool({
   logger,
   concurrency: config.batchConcurrency,
   shutdownGraceMs: config.shutdownGraceMs,
+  retryBaseDelayMs: config.retryBaseDelayMs,
+  retryMaxDelayMs: config.retryMaxDelayMs,
+  reaperIntervalMs: config.reaperIntervalMs,
 });
 
 let shuttingDown = false;
 function onSignal(signal: NodeJS.Signals): void {
   if (shuttingDown) {
+    // Jobs still running keep their leases until they expire; the reaper then requeues them.
     logger.warn('second signal; exiting now', { signal });
     process.exit(1);
   }
   shuttingDown = true;
   logger.info('shutting down', { signal, grace_ms: config.shutdownGraceMs });
-  // The pool owns predict and both kinds of Redis connection, so one close covers them all.
+  // The pool owns predict and every Redis connection, so one close covers them all.
   pool.close().then(
     () => {
       logger.info('stopped');
@@ -54,6 +64,8 @@ async function start(): Promise<void> {
   // connect() keeps retrying until Redis answers, so batch may start before Redis does.
   await redis.connect();
   if (shuttingDown) return;
+  for (const warning of await checkRedisDurability(redis)) logger.warn('redis durability', { warning });
+  if (shuttingDown) return;
   await pool.start();
   const health = await predict.health();
   logger.info('batch started', {
@@ -61,6 +73,8 @@ async function start(): Promise<void> {
     predict_urls: config.predictUrls,
     predict_timeout_ms: config.predictTimeoutMs,
     key_prefix: config.redisKeyPrefix,
+    job_lease_ms: config.jobLeaseMs,
+    job_max_attempts: config.jobMaxAttempts,
     predict_ready: health.map((h) => ({ url: h.url, ok: h.ok, detail: h.detail })),
   });
 }

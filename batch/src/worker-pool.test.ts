@@ -1,27 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
-import {
-  createLogger,
-  createRedisClient,
-  closeRedisClient,
-  freePort,
-  JobRepository,
-  startRedisServer,
-  type JobRecord,
-  type RedisClient,
-  type RedisServerHandle,
-} from '@cutout/shared';
-import { createPredictClient } from './predict.client.js';
-import { createWorkerPool, type WorkerPool } from './worker-pool.js';
+import { createRedisClient, closeRedisClient, freePort, startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
 import { startFakePredict, type FakePredict } from './fake-predict.js';
+import { enqueue, settled, startPool, until, type PoolSetup, type RunningPool } from './harness.js';
 
-const logger = createLogger('batch-test', 'error');
 let redisServer: RedisServerHandle;
 let png: Buffer;
 let jpeg: Buffer;
-/** A client for the test's own reads, separate from the pool's (which the pool closes). */
 let inspect: RedisClient;
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -39,173 +25,151 @@ after(async () => {
   await redisServer.stop();
 });
 
-interface Harness {
-  pool: WorkerPool;
-  repo: JobRepository;
-  prefix: string;
-}
-
-async function fakePredict(mode: FakePredict['mode'] = 'png'): Promise<FakePredict> {
-  const s = await startFakePredict({ png, mode });
+async function fakePredict(mode: FakePredict['mode'] = 'png', port?: number): Promise<FakePredict> {
+  const s = await startFakePredict({ png, mode, ...(port === undefined ? {} : { port }) });
   cleanups.push(() => s.close());
   return s;
 }
 
-/** A pool with its own key prefix and its own Redis client, as main.ts builds it. */
-async function startPool(urls: string[], options: { concurrency?: number; timeoutMs?: number; graceMs?: number; enqueue?: number } = {}) {
-  const prefix = `bp-${randomUUID().slice(0, 8)}:`;
-  const redis = createRedisClient(redisServer.url, { name: 'test-batch', onError: () => {} });
-  await redis.connect();
-  // The test reads and enqueues through its own client: the pool closes the one it is given.
-  const repo = new JobRepository(inspect, { keyPrefix: prefix, ttlSeconds: 300 });
+async function pool(urls: string[], options: Partial<PoolSetup> & { enqueue?: number } = {}): Promise<RunningPool & { ids: string[] }> {
+  const running = await startPool({ redisUrl: redisServer.url, inspect, predictUrls: urls, ...options });
+  cleanups.push(() => running.pool.close());
   const ids: string[] = [];
-  for (let i = 0; i < (options.enqueue ?? 0); i++) ids.push(await enqueue(repo));
-  const concurrency = options.concurrency ?? 2;
-  const predict = createPredictClient({ urls, timeoutMs: options.timeoutMs ?? 5_000, connections: concurrency });
-  const repository = new JobRepository(redis, { keyPrefix: prefix, ttlSeconds: 300 });
-  const pool = createWorkerPool({ redis, repository, predict, logger, concurrency, shutdownGraceMs: options.graceMs ?? 5_000 });
-  cleanups.push(() => pool.close());
-  await pool.start();
-  return { pool, repo, prefix, ids } satisfies Harness & { ids: string[] };
+  for (let i = 0; i < (options.enqueue ?? 0); i++) ids.push(await enqueue(running.repo, jpeg));
+  return { ...running, ids };
 }
 
-async function enqueue(repo: JobRepository): Promise<string> {
-  const id = randomUUID();
-  await repo.enqueue({ id, imageBase64: jpeg.toString('base64'), format: 'jpeg', width: 4, height: 3, bytes: jpeg.length });
-  return id;
-}
+const messages = (p: RunningPool, id: string) => p.logs.filter((l) => l.job_id === id).map((l) => l.message);
 
-/** Polls until the job reaches SUCCEEDED or FAILED (the test runner's timeout bounds the wait). */
-async function settled(repo: JobRepository, id: string): Promise<JobRecord> {
-  for (;;) {
-    const job = await repo.get(id);
-    if (job && (job.status === 'SUCCEEDED' || job.status === 'FAILED')) return job;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-test('queued jobs run oldest first to SUCCEEDED with the output stored', { timeout: 30_000 }, async () => {
+test('queued jobs run oldest first to SUCCEEDED with the output stored, one log line per transition', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();
-  const { repo, prefix, ids } = await startPool([predict.url], { concurrency: 1, enqueue: 3 });
-  for (const id of ids) {
-    const job = await settled(repo, id);
+  const p = await pool([predict.url], { concurrency: 1, enqueue: 3 });
+  for (const id of p.ids) {
+    const job = await settled(p.repo, id);
     assert.equal(job.status, 'SUCCEEDED');
     assert.equal(job.imageOutBase64, png.toString('base64'));
-    assert.equal(await inspect.get(`${prefix}${id}_image_out`), png.toString('base64'));
+    assert.deepEqual([job.attempts, job.outputWrites, job.lease], [1, 1, null]);
   }
-  assert.deepEqual(
-    predict.requests.map((r) => r.jobId),
-    ids,
-    'taken from the right of job_id, oldest first',
-  );
+  assert.deepEqual(predict.requests.map((r) => r.jobId), p.ids, 'taken from the right of job_id, oldest first');
   assert.deepEqual(predict.requests[0]?.body, jpeg, 'predict got the decoded input bytes');
-  assert.equal(await inspect.lLen(`${prefix}job_id_processing`), 0);
-  assert.equal(await inspect.lLen(`${prefix}job_id`), 0);
+  for (const key of [p.repo.keys.processing, p.repo.keys.queue]) assert.equal(await inspect.lLen(key), 0);
+  assert.equal(await inspect.zCard(p.repo.keys.leases), 0);
+  const taken = p.logs.find((l) => l.message === 'job taken' && l.job_id === p.ids[0]);
+  assert.deepEqual([taken?.attempt, taken?.lease_token, taken?.worker], [1, 1, `test-${p.prefix.replace(/:$/, '')}:0`]);
+  await until(() => (messages(p, p.ids[2]!).includes('job succeeded') ? true : undefined));
+  assert.deepEqual(messages(p, p.ids[0]!), ['job taken', 'job succeeded']);
 });
 
 test('concurrency N runs N jobs at once and never more', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();
   predict.hold();
-  const { repo, ids } = await startPool([predict.url], { concurrency: 3, enqueue: 7 });
+  const p = await pool([predict.url], { concurrency: 3, enqueue: 7 });
   await predict.untilInFlight(3);
-  assert.equal(await inspect.lLen(`${repo.keys.processing}`), 3, 'three jobs taken, the rest still queued');
+  assert.equal(await inspect.lLen(p.repo.keys.processing), 3, 'three jobs taken, the rest still queued');
   predict.release();
-  for (const id of ids) assert.equal((await settled(repo, id)).status, 'SUCCEEDED');
+  for (const id of p.ids) assert.equal((await settled(p.repo, id)).status, 'SUCCEEDED');
   assert.equal(predict.maxInFlight, 3);
   assert.equal(predict.requests.length, 7);
 });
 
-test('a 422 from predict fails the job with predict code and message', { timeout: 30_000 }, async () => {
+test('a 4xx from predict fails the job at once with predict code and message, dead-lettered', { timeout: 30_000 }, async () => {
   const predict = await fakePredict('reject');
-  const { repo, ids, prefix } = await startPool([predict.url], { enqueue: 1 });
-  const job = await settled(repo, ids[0]!);
+  const p = await pool([predict.url], { enqueue: 1 });
+  const job = await settled(p.repo, p.ids[0]!);
   assert.equal(job.status, 'FAILED');
   assert.deepEqual(job.error, { code: 'IMAGE_DECODE_FAILED', message: 'the image is truncated; upload the whole file' });
-  assert.equal(job.imageOutBase64, null);
-  assert.equal(await inspect.lLen(`${prefix}job_id_processing`), 0);
+  assert.deepEqual([job.attempts, job.imageOutBase64, predict.requests.length], [1, null, 1], 'no retry');
+  assert.equal(await inspect.lLen(p.repo.keys.processing), 0);
+  const [letter] = await p.repo.deadLetters(1);
+  assert.deepEqual([letter?.jobId, letter?.code, letter?.attempts], [p.ids[0], 'IMAGE_DECODE_FAILED', 1]);
 });
 
-test('unreachable predict fails the job with PREDICT_UNAVAILABLE', { timeout: 30_000 }, async () => {
-  const { repo, ids } = await startPool([`http://127.0.0.1:${await freePort()}`], { enqueue: 1 });
-  const job = await settled(repo, ids[0]!);
-  assert.equal(job.status, 'FAILED');
-  assert.equal(job.error?.code, 'PREDICT_UNAVAILABLE');
+test('a 500 and then a timeout are retried with backoff until predict answers', { timeout: 30_000 }, async () => {
+  const predict = await fakePredict();
+  predict.next.push('fail', 'hang');
+  const p = await pool([predict.url], { concurrency: 1, predictTimeoutMs: 300, enqueue: 1 });
+  const id = p.ids[0]!;
+  const job = await settled(p.repo, id);
+  assert.equal(job.status, 'SUCCEEDED');
+  assert.deepEqual([job.attempts, job.outputWrites, predict.requests.length], [3, 1, 3]);
+  assert.equal(job.lastError?.code, 'PREDICT_TIMEOUT');
+  const retries = p.logs.filter((l) => l.message === 'job retry scheduled' && l.job_id === id);
+  assert.deepEqual(retries.map((l) => l.error_code), ['PREDICT_FAILED', 'PREDICT_TIMEOUT']);
+  assert.ok(retries.every((l) => typeof l.delay_ms === 'number' && l.delay_ms >= 0 && l.delay_ms <= 50), 'delays within the policy');
+  assert.ok(p.logs.some((l) => l.message === 'job reaped' && l.action === 'retry due' && l.job_id === id));
+});
+
+test('a job that fails every attempt ends FAILED after maxAttempts with the last error', { timeout: 30_000 }, async () => {
+  const predict = await fakePredict('fail');
+  const p = await pool([predict.url], { repository: { maxAttempts: 3 }, enqueue: 1 });
+  const job = await settled(p.repo, p.ids[0]!);
+  assert.equal(job.error?.code, 'PREDICT_FAILED');
+  assert.match(job.error?.message ?? '', /onnxruntime session crashed/);
+  assert.deepEqual([job.attempts, predict.requests.length], [3, 3]);
+  assert.equal((await p.repo.deadLetters(1))[0]?.attempts, 3);
+});
+
+test('while no predict server answers, takes pause; the jobs run once one is back', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const p = await pool([`http://127.0.0.1:${port}`], { concurrency: 1, enqueue: 3 });
+  const [first, ...rest] = p.ids as [string, ...string[]];
+  await until(() => (p.logs.some((l) => l.message === 'predict unreachable; pausing takes until it answers') ? true : undefined));
+  assert.equal((await p.repo.get(first))?.lastError?.code, 'PREDICT_UNAVAILABLE');
+  for (const id of rest) assert.equal((await p.repo.get(id))?.attempts, 0, 'no attempt spent while predict is away');
+  await fakePredict('png', port);
+  for (const id of p.ids) assert.equal((await settled(p.repo, id)).status, 'SUCCEEDED');
+  assert.deepEqual(await Promise.all(p.ids.map(async (id) => (await p.repo.get(id))?.attempts)), [2, 1, 1]);
 });
 
 test('a refused first URL fails over to the second', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();
-  const { repo, ids } = await startPool([`http://127.0.0.1:${await freePort()}`, predict.url], { concurrency: 1, enqueue: 2 });
-  for (const id of ids) assert.equal((await settled(repo, id)).status, 'SUCCEEDED');
+  const p = await pool([`http://127.0.0.1:${await freePort()}`, predict.url], { concurrency: 1, enqueue: 2 });
+  for (const id of p.ids) assert.equal((await settled(p.repo, id)).status, 'SUCCEEDED');
   assert.equal(predict.requests.length, 2);
-});
-
-test('predict hanging past the timeout fails the job with PREDICT_TIMEOUT', { timeout: 30_000 }, async () => {
-  const predict = await fakePredict('hang');
-  const { repo, ids } = await startPool([predict.url], { timeoutMs: 200, enqueue: 1 });
-  const job = await settled(repo, ids[0]!);
-  assert.equal(job.status, 'FAILED');
-  assert.equal(job.error?.code, 'PREDICT_TIMEOUT');
-});
-
-test('a 500 from predict fails the job with PREDICT_FAILED', { timeout: 30_000 }, async () => {
-  const predict = await fakePredict('fail');
-  const { repo, ids } = await startPool([predict.url], { enqueue: 1 });
-  const job = await settled(repo, ids[0]!);
-  assert.equal(job.error?.code, 'PREDICT_FAILED');
-  assert.match(job.error?.message ?? '', /onnxruntime session crashed/);
 });
 
 test('close lets the running job finish, takes no new one, and is safe twice', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();
   predict.hold();
-  const { pool, repo, prefix, ids } = await startPool([predict.url], { concurrency: 1, enqueue: 1 });
+  const p = await pool([predict.url], { concurrency: 1, enqueue: 1 });
   await predict.untilInFlight(1);
-  const closing = pool.close();
-  const waiting = await enqueue(repo);
+  const closing = p.pool.close();
+  const waiting = await enqueue(p.repo, jpeg);
   predict.release();
-  await Promise.all([closing, pool.close()]);
-  await pool.close();
-  const finished = await repo.get(ids[0]!);
-  assert.equal(finished?.status, 'SUCCEEDED', 'the job in flight finished');
-  assert.equal((await repo.get(waiting))?.status, 'QUEUED', 'no job taken after close');
-  assert.deepEqual(await inspect.lRange(`${prefix}job_id`, 0, -1), [waiting]);
+  await Promise.all([closing, p.pool.close()]);
+  await p.pool.close();
+  assert.equal((await p.repo.get(p.ids[0]!))?.status, 'SUCCEEDED', 'the job in flight finished');
+  assert.equal((await p.repo.get(waiting))?.status, 'QUEUED', 'no job taken after close');
+  assert.deepEqual(await inspect.lRange(p.repo.keys.queue, 0, -1), [waiting]);
   assert.equal(predict.requests.length, 1);
 });
 
-test('a job still running when the grace period ends is abandoned in processing', { timeout: 30_000 }, async () => {
+test('a job still running when the grace period ends is handed back to the front without spending an attempt', { timeout: 30_000 }, async () => {
   const predict = await fakePredict('hang');
-  const { pool, repo, prefix, ids } = await startPool([predict.url], { concurrency: 1, graceMs: 100, enqueue: 1 });
+  const p = await pool([predict.url], { concurrency: 1, pool: { shutdownGraceMs: 100 }, enqueue: 1 });
+  const id = p.ids[0]!;
   await predict.untilInFlight(1);
-  await pool.close();
-  assert.equal((await repo.get(ids[0]!))?.status, 'RUNNING', 'not failed for a shutdown');
-  assert.deepEqual(await inspect.lRange(`${prefix}job_id_processing`, 0, -1), ids);
+  const newer = await enqueue(p.repo, jpeg);
+  await p.pool.close();
+  const job = await p.repo.get(id);
+  assert.deepEqual([job?.status, job?.attempts, job?.lease], ['QUEUED', 0, null]);
+  assert.deepEqual(await inspect.lRange(p.repo.keys.queue, 0, -1), [newer, id], 'at the front');
+  assert.equal(await inspect.lLen(p.repo.keys.processing), 0);
+  assert.ok(messages(p, id).includes('job released'));
+
+  predict.mode = 'png';
+  const next = await pool([predict.url], { prefix: p.prefix, concurrency: 1 });
+  const done = await settled(next.repo, id);
+  assert.deepEqual([done.status, done.attempts], ['SUCCEEDED', 1]);
 });
 
-test('workers resume by themselves after Redis restarts', { timeout: 60_000 }, async () => {
-  const server = await startRedisServer();
-  cleanups.push(() => server.stop());
+test('after the TTL only the counters and the dead letters remain', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();
-  const redis = createRedisClient(server.url, { name: 'test-batch', onError: () => {} });
-  await redis.connect();
-  const repo = new JobRepository(redis, { keyPrefix: 'restart:', ttlSeconds: 300 });
-  const pool = createWorkerPool({
-    redis,
-    repository: repo,
-    predict: createPredictClient({ urls: [predict.url], timeoutMs: 5_000, connections: 2 }),
-    logger,
-    concurrency: 2,
-    shutdownGraceMs: 5_000,
-  });
-  cleanups.push(() => pool.close());
-  await pool.start();
-  await server.kill();
-  const revived = await startRedisServer({ port: server.port });
-  cleanups.push(() => revived.stop());
-  // The pool's own client reconnects by itself; enqueue through it once it is back.
-  let id: string | null = null;
-  while (id === null) {
-    id = await enqueue(repo).catch(() => null);
-    if (id === null) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.equal((await settled(repo, id)).status, 'SUCCEEDED');
+  predict.next.push('fail', 'reject');
+  const p = await pool([predict.url], { concurrency: 1, repository: { ttlSeconds: 1 }, enqueue: 3 });
+  for (const id of p.ids) await settled(p.repo, id);
+  const keys = () => inspect.keys(`${p.prefix}*`).then((k) => k.sort());
+  const jobScoped = /_(job|image_in|image_out)$/;
+  await until(async () => ((await keys()).some((k) => jobScoped.test(k)) ? undefined : true), 100);
+  assert.deepEqual(await keys(), [p.repo.keys.counts, p.repo.keys.deadLetter].sort(), 'no queue, lease, delay or orphan entry left behind');
 });

@@ -1,62 +1,63 @@
-import { closeRedisClient, type JobRepository, type Logger, type RedisClient } from '@cutout/shared';
+import { hostname } from 'node:os';
+import { closeRedisClient, type JobRepository, type Logger, type RedisClient, type TakenJob } from '@cutout/shared';
 import { JobProcessor, type Predictor } from './job.processor.js';
+import { JobWaiter } from './job-waiter.js';
+import type { PredictServerHealth } from './predict.client.js';
+import { Reaper } from './reaper.js';
+import { messageOf, within } from './timing.js';
 
 export interface WorkerPoolOptions {
-  /** Used for claim/complete/fail and duplicated once per worker for the blocking take. */
+  /** Used for take/renew/complete/fail and duplicated once per worker for the blocking wait. */
   redis: RedisClient;
+  /** Its leaseMs and maxAttempts rule the jobs this pool runs. */
   repository: JobRepository;
-  predict: Predictor & { close(): Promise<void> };
+  predict: Predictor & { close(): Promise<void>; health?(): Promise<PredictServerHealth[]> };
   logger: Logger;
   /** Jobs run at once: one loop, and one blocking Redis connection, each. */
   concurrency: number;
-  /** How long close() waits for running jobs before it abandons them. */
+  /** How long close() waits for running jobs before it hands them back to the queue. */
   shutdownGraceMs: number;
-  /** How long one take blocks; also the longest close() waits for an idle worker to notice. Default 1. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** How often this pool tries to run the reaper. Default 1000. */
+  reaperIntervalMs?: number;
+  /** Names this process in worker ids (`<name>:<loop>`) and the reaper lock. Default host:pid. */
+  name?: string;
+  /** How long one blocking wait lasts in Redis. Default 1. */
   blockTimeoutSeconds?: number;
-  /** Longest pause between takes while Redis is away. Default 2000. */
+  /** How far past that a wait may run before its connection is replaced. Default 2000. */
+  watchdogMarginMs?: number;
+  /** Longest pause between takes while Redis or predict is away. Default 2000. */
   maxBackoffMs?: number;
+  /** Longest a hand-back at shutdown keeps trying to reach Redis. Default 2000. */
+  releaseWaitMs?: number;
 }
 
 const FIRST_BACKOFF_MS = 50;
-/** After the grace period, how long abandoned jobs get to unwind before connections close. */
-const ABANDON_WAIT_MS = 1_000;
 /** Longest a single cleanup step may take before close() moves on. */
 const CLOSE_STEP_MS = 2_000;
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * `concurrency` loops, each taking one job at a time from the reliable queue (BLMOVE job_id →
- * job_id_processing) and running it to an end state. Takes ownership of `redis` and `predict`:
- * close() closes them.
+ * `concurrency` loops, each taking one job at a time with a lease (one atomic Lua step) and
+ * running it to an outcome; idle loops block on their own connection until work arrives. The
+ * pool also runs the reaper when it holds the fleet-wide lock. Takes ownership of `redis` and
+ * `predict`: close() closes them.
  */
 export class WorkerPool {
-  readonly #options: Required<WorkerPoolOptions>;
+  readonly #o: Required<Omit<WorkerPoolOptions, 'retryBaseDelayMs' | 'retryMaxDelayMs'>>;
   readonly #processor: JobProcessor;
-  readonly #blocking: RedisClient[] = [];
+  readonly #reaper: Reaper;
+  readonly #waiters: JobWaiter[] = [];
   readonly #loops: Promise<void>[] = [];
   readonly #sleepers = new Set<() => void>();
-  /** Aborted when the grace period runs out, to cut running predict calls short. */
+  /** Aborted when the grace period runs out: running jobs stop and are handed back. */
   readonly #abort = new AbortController();
+  /** Aborted when the connections close: outcome writes stop retrying. */
+  readonly #halt = new AbortController();
+  #predictDown: Promise<void> | null = null;
   #running = 0;
-  #started: Promise<void> | null = null;
+  #started = false;
   #stopping = false;
-  #stop!: () => void;
-  /** Settles when close() begins, so a worker still waiting for its first connection gives up. */
-  readonly #stopped = new Promise<void>((resolve) => (this.#stop = resolve));
   #closing: Promise<void> | null = null;
 
   constructor(options: WorkerPoolOptions) {
@@ -64,9 +65,20 @@ export class WorkerPool {
       throw new Error(`WorkerPool concurrency must be a whole number from 1, got ${options.concurrency}`);
     }
     if (!(options.shutdownGraceMs >= 0)) throw new Error(`WorkerPool shutdownGraceMs must be 0 or more, got ${options.shutdownGraceMs}`);
-    this.#options = { blockTimeoutSeconds: 1, maxBackoffMs: 2_000, ...options };
-    if (!(this.#options.blockTimeoutSeconds > 0)) throw new Error('WorkerPool blockTimeoutSeconds must be positive');
-    this.#processor = new JobProcessor({ repository: options.repository, predict: options.predict, logger: options.logger });
+    const { retryBaseDelayMs, retryMaxDelayMs, ...rest } = options;
+    this.#o = {
+      reaperIntervalMs: 1_000,
+      name: `${hostname()}:${process.pid}`,
+      blockTimeoutSeconds: 1,
+      watchdogMarginMs: 2_000,
+      maxBackoffMs: 2_000,
+      releaseWaitMs: 2_000,
+      ...rest,
+    };
+    if (!(this.#o.blockTimeoutSeconds > 0)) throw new Error('WorkerPool blockTimeoutSeconds must be positive');
+    const { repository, predict, logger, releaseWaitMs } = this.#o;
+    this.#processor = new JobProcessor({ repository, predict, logger, releaseWaitMs, retry: { baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs } });
+    this.#reaper = new Reaper({ repository, logger, intervalMs: this.#o.reaperIntervalMs, owner: `${this.#o.name}:reaper` });
   }
 
   /** Jobs being processed right now. */
@@ -74,71 +86,92 @@ export class WorkerPool {
     return this.#running;
   }
 
-  /** Starts the loops; resolves once every worker's connection is up. Calling it again is a no-op. */
-  start(): Promise<void> {
-    if (this.#closing) return Promise.reject(new Error('WorkerPool is closed'));
-    this.#started ??= this.#startLoops();
-    return this.#started;
+  /** Starts the loops and the reaper. Calling it again is a no-op. */
+  async start(): Promise<void> {
+    if (this.#closing) throw new Error('WorkerPool is closed');
+    if (this.#started) return;
+    this.#started = true;
+    const { redis, repository, logger, name, concurrency, blockTimeoutSeconds, watchdogMarginMs } = this.#o;
+    for (let slot = 0; slot < concurrency; slot++) {
+      const waiter = new JobWaiter({ redis, repository, logger, name: `cutout-batch-wait-${slot}`, timeoutSeconds: blockTimeoutSeconds, watchdogMarginMs });
+      this.#waiters.push(waiter);
+      this.#loops.push(this.#loop(`${name}:${slot}`, waiter));
+    }
+    this.#reaper.start();
   }
 
-  async #startLoops(): Promise<void> {
-    const { redis, logger, concurrency } = this.#options;
-    const connected: Promise<unknown>[] = [];
-    for (let worker = 0; worker < concurrency; worker++) {
-      const blocking = redis.duplicate({ name: `cutout-batch-take-${worker}` });
-      // A duplicate does not inherit listeners, and an 'error' event with none would crash the process.
-      blocking.on('error', (error: Error) => logger.debug('redis connection error', { worker, error: error.message }));
-      this.#blocking.push(blocking);
-      const ready = blocking.connect();
-      connected.push(ready);
-      this.#loops.push(this.#loop(worker, blocking, ready));
-    }
-    await Promise.all(connected);
-  }
-
-  async #loop(worker: number, blocking: RedisClient, ready: Promise<unknown>): Promise<void> {
-    const { repository, logger, blockTimeoutSeconds, maxBackoffMs } = this.#options;
-    try {
-      await Promise.race([ready, this.#stopped]);
-    } catch (error) {
-      if (!this.#stopping) logger.error('worker could not connect to redis', { worker, error: messageOf(error) });
-      return;
-    }
-    let failures = 0;
+  async #loop(worker: string, waiter: JobWaiter): Promise<void> {
+    const { repository, logger } = this.#o;
+    let takeFailures = 0;
+    let waitFailures = 0;
     while (!this.#stopping) {
-      let id: string | null;
-      try {
-        id = await repository.take(blocking, blockTimeoutSeconds);
-      } catch (error) {
-        if (this.#stopping) break;
-        const delay = Math.min(FIRST_BACKOFF_MS * 2 ** failures, maxBackoffMs);
-        // One line per outage, not one per retry.
-        if (failures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: messageOf(error), retry_in_ms: delay });
-        failures++;
-        await this.#sleep(delay);
+      if (this.#predictDown) {
+        await this.#predictDown;
         continue;
       }
-      if (failures > 0) {
-        logger.info('worker taking jobs again', { worker, failed_takes: failures });
-        failures = 0;
+      const takenAt = performance.now();
+      let taken;
+      try {
+        taken = await repository.take(worker);
+      } catch (error) {
+        // One line per outage, not one per retry.
+        if (takeFailures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: messageOf(error) });
+        await this.#sleep(this.#backoff(takeFailures++));
+        continue;
       }
-      // An id taken here is already in job_id_processing, so it is run even when close() came meanwhile.
-      if (id !== null) await this.#runJob(id);
+      if (takeFailures > 0) logger.info('worker taking jobs again', { worker, failed_takes: takeFailures });
+      takeFailures = 0;
+      for (const { id, code } of taken.failed) logger.warn('job failed', { job_id: id, error_code: code, worker, reason: 'found when taking it' });
+      if (taken.job) {
+        await this.#runJob(taken.job, worker, takenAt);
+        continue;
+      }
+      if (taken.failed.length > 0 || taken.dropped > 0) continue; // stopped early: there may be more
+      try {
+        await waiter.wait();
+        waitFailures = 0;
+      } catch {
+        await this.#sleep(this.#backoff(waitFailures++));
+      }
     }
   }
 
-  async #runJob(id: string): Promise<void> {
+  async #runJob(job: TakenJob, worker: string, takenAt: number): Promise<void> {
     this.#running++;
     try {
-      await this.#processor.process(id, this.#abort.signal);
+      const result = await this.#processor.process(job, { worker, takenAt, shutdown: this.#abort.signal, halt: this.#halt.signal });
+      if (result.errorCode === 'PREDICT_UNAVAILABLE') this.#predictDown ??= this.#waitForPredict().finally(() => (this.#predictDown = null));
     } catch (error) {
-      this.#options.logger.error('job processing crashed', { job_id: id, error: messageOf(error) });
+      this.#o.logger.error('job processing crashed', { job_id: job.id, worker, error: messageOf(error) });
     } finally {
       this.#running--;
     }
   }
 
+  /**
+   * While no predict server answers, every job taken would only spend an attempt, so the whole
+   * queue could run out of attempts in one predict restart. Pause taking until one is healthy.
+   */
+  async #waitForPredict(): Promise<void> {
+    const { predict, logger } = this.#o;
+    if (!predict.health) return;
+    logger.warn('predict unreachable; pausing takes until it answers');
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      await this.#sleep(this.#backoff(attempt));
+      const health = await predict.health().catch(() => []);
+      if (health.some((h) => h.ok)) {
+        logger.info('predict reachable again; taking jobs', { checks: attempt + 1 });
+        return;
+      }
+    }
+  }
+
+  #backoff(failures: number): number {
+    return Math.min(FIRST_BACKOFF_MS * 2 ** Math.min(failures, 16), this.#o.maxBackoffMs);
+  }
+
   #sleep(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -151,8 +184,8 @@ export class WorkerPool {
   }
 
   /**
-   * Stops taking jobs, lets running ones finish within the grace period (abandoning the rest
-   * in job_id_processing), then closes predict and Redis. Safe to call twice.
+   * Stops taking jobs, lets running ones finish within the grace period, hands the rest back
+   * to the queue, then closes predict and Redis. Safe to call twice.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -160,23 +193,22 @@ export class WorkerPool {
   }
 
   async #shutdown(): Promise<void> {
-    const { logger, shutdownGraceMs, predict, redis } = this.#options;
+    const { logger, shutdownGraceMs, releaseWaitMs, predict, redis } = this.#o;
     this.#stopping = true;
-    this.#stop();
     for (const wake of [...this.#sleepers]) wake();
+    // Idle loops are blocked in a wait that moves nothing: dropping its connection is safe.
+    for (const waiter of this.#waiters) waiter.close();
+    await this.#step('stop the reaper', () => this.#reaper.close());
     const loops = Promise.all(this.#loops);
     if (!(await within(loops, shutdownGraceMs))) {
-      logger.warn('shutdown grace period over; abandoning running jobs', { running: this.#running, grace_ms: shutdownGraceMs });
+      logger.warn('shutdown grace period over; handing running jobs back', { running: this.#running, grace_ms: shutdownGraceMs });
       this.#abort.abort(new Error('batch is shutting down'));
-      await within(loops, ABANDON_WAIT_MS);
+      if (!(await within(loops, releaseWaitMs + 1_000))) {
+        logger.warn('jobs still running after the hand-back; their leases will expire', { running: this.#running });
+      }
     }
+    this.#halt.abort();
     await this.#step('close predict client', () => predict.close());
-    for (const blocking of this.#blocking) {
-      // A take may still be blocked if Redis hangs: destroy rather than wait for its reply.
-      await this.#step('close redis worker connection', async () => {
-        if (blocking.isOpen) blocking.destroy();
-      });
-    }
     await this.#step('close redis connection', () => closeRedisClient(redis), () => redis.isOpen && redis.destroy());
   }
 
@@ -189,13 +221,13 @@ export class WorkerPool {
         CLOSE_STEP_MS,
       );
       if (!done) {
-        this.#options.logger.warn('shutdown step timed out', { step: name, timeout_ms: CLOSE_STEP_MS });
+        this.#o.logger.warn('shutdown step timed out', { step: name, timeout_ms: CLOSE_STEP_MS });
         onTimeout?.();
       }
     } catch (error) {
       failure = error ?? 'unknown error';
     }
-    if (failure !== null) this.#options.logger.error('shutdown step failed', { step: name, error: messageOf(failure) });
+    if (failure !== null) this.#o.logger.error('shutdown step failed', { step: name, error: messageOf(failure) });
   }
 }
 

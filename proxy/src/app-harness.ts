@@ -33,13 +33,17 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export type ProxyOptions = Partial<Omit<ProxyDeps, 'jobs' | 'logger'>> & { keyPrefix: string; ttlSeconds?: number };
+export type ProxyOptions = Partial<Omit<ProxyDeps, 'jobs' | 'logger'>> & { keyPrefix: string; ttlSeconds?: number; maxQueueDepth?: number };
 
 /** The app on 127.0.0.1 and a free port, over an existing client; close() stops only the listener. */
 export async function startProxy(redis: RedisClient, options: ProxyOptions): Promise<RunningProxy> {
   const { logger, lines } = memoryLogger();
   const ttlSeconds = options.ttlSeconds ?? 600;
-  const jobs = new JobRepository(redis, { keyPrefix: options.keyPrefix, ttlSeconds });
+  const jobs = new JobRepository(redis, {
+    keyPrefix: options.keyPrefix,
+    ttlSeconds,
+    ...(options.maxQueueDepth === undefined ? {} : { maxQueueDepth: options.maxQueueDepth }),
+  });
   const app = createApp({
     jobs,
     logger,
@@ -48,6 +52,7 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
     jobTtlSeconds: ttlSeconds,
     ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
     ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
+    ...(options.queueFullRetryAfterSeconds === undefined ? {} : { queueFullRetryAfterSeconds: options.queueFullRetryAfterSeconds }),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));

@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
+import { clientErrors } from './client-errors.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { inMiB } from './jobs.schema.js';
 import { JobService, type JobStore, type UploadLimits } from './jobs.service.js';
@@ -8,7 +9,10 @@ import { statusRoutes } from './status.routes.js';
 import { StatusService } from './status.service.js';
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 500;
-export const DEFAULT_REDIS_TIMEOUT_MS = 5_000;
+/** REDIS_COMMAND_TIMEOUT_MS's default; main.ts passes the configured value. */
+export const DEFAULT_REDIS_TIMEOUT_MS = 800;
+/** Retry-After (seconds) on 429 QUEUE_FULL when createApp is not told otherwise. */
+export const DEFAULT_QUEUE_FULL_RETRY_AFTER_S = 5;
 
 export interface ProxyDeps {
   /** Job state in Redis; its `ping` is the health check. */
@@ -22,8 +26,10 @@ export interface ProxyDeps {
   jobTtlSeconds: number;
   /** How long /health waits for PING before answering 503 (default 500 ms). */
   healthTimeoutMs?: number;
-  /** How long any other Redis call may take before the request answers 503 (default 5 s). */
+  /** How long any other Redis call may take before the request answers 503 (REDIS_COMMAND_TIMEOUT_MS, default 800 ms). */
   redisTimeoutMs?: number;
+  /** Retry-After seconds sent with 429 QUEUE_FULL (default 5). */
+  queueFullRetryAfterSeconds?: number;
 }
 
 function checkDeps(deps: ProxyDeps): void {
@@ -34,6 +40,19 @@ function checkDeps(deps: ProxyDeps): void {
   for (const [name, value] of Object.entries({ healthTimeoutMs: deps.healthTimeoutMs, redisTimeoutMs: deps.redisTimeoutMs })) {
     if (value !== undefined && !(value > 0)) throw new TypeError(`createApp: ${name} must be a positive number of milliseconds, got ${value}`);
   }
+  const retryAfter = deps.queueFullRetryAfterSeconds;
+  if (retryAfter !== undefined && !(Number.isSafeInteger(retryAfter) && retryAfter > 0)) {
+    throw new TypeError(`createApp: queueFullRetryAfterSeconds must be a positive whole number of seconds, got ${retryAfter}`);
+  }
+}
+
+/** Errors that go away with time: Retry-After tells the client when to come back. */
+function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
+  return (error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const seconds = error instanceof AppError ? retryAfter[error.code] : undefined;
+    if (seconds !== undefined) res.setHeader('Retry-After', String(seconds));
+    next(error);
+  };
 }
 
 /** Builds the proxy's express app; the caller listens and owns the Redis connection. */
@@ -56,11 +75,8 @@ export function createApp(deps: ProxyDeps): Express {
   app.use(statusRoutes(statusService));
   app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
   app.use(notFoundHandler());
-  // Redis being away is temporary: tell clients when to come back.
-  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof AppError && error.status === 503) res.setHeader('Retry-After', '1');
-    next(error);
-  });
+  app.use(clientErrors());
+  app.use(retryAfterHeader({ REDIS_UNAVAILABLE: 1, QUEUE_FULL: deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S }));
   app.use(errorHandler({ logger: deps.logger, bodyLimitHint: `an upload may hold an image of up to ${inMiB(deps.limits.maxImageBytes)} (MAX_IMAGE_BYTES)` }));
   return app;
 }

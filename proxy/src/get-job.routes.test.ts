@@ -8,19 +8,17 @@ import type { JobView } from './jobs.service.js';
 
 let server: RedisServerHandle;
 let redis: RedisClient;
-let blocking: RedisClient;
 let png: Buffer;
 const running: RunningProxy[] = [];
 
 before(async () => {
   server = await startRedisServer();
-  [redis, blocking] = await Promise.all([connectRedis(server.url), connectRedis(server.url)]);
+  redis = await connectRedis(server.url);
   png = await sharp({ create: { width: 5, height: 3, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 1 } } }).png().toBuffer();
 });
 
 after(async () => {
   await Promise.all(running.map((p) => p.close()));
-  await closeRedisClient(blocking);
   await closeRedisClient(redis);
   await server.stop();
 });
@@ -58,8 +56,9 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
   assert.equal(queued.body.started_at, null);
   assert.equal(queued.body.attempts, 0);
 
-  assert.equal(await p.jobs.take(blocking, 1), id);
-  assert.equal(await p.jobs.claim(id), png.toString('base64'));
+  const { job } = await p.jobs.take('test-worker');
+  assert.equal(job?.id, id);
+  assert.equal(job.imageBase64, png.toString('base64'));
   const runningJob = await call<JobReply>(`${p.url}/get_job/${id}`);
   assert.equal(runningJob.body.job_status, 'RUNNING');
   assert.equal(runningJob.body.status, 'ng');
@@ -67,7 +66,7 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
   assert.equal(runningJob.body.attempts, 1);
 
   const output = Buffer.from('pretend this is a PNG').toString('base64');
-  assert.equal(await p.jobs.complete(id, output), true);
+  assert.equal(await p.jobs.complete(id, job.token, output), true);
   const done = await call<JobReply>(`${p.url}/get_job/${id}`);
   assert.equal(done.status, 200);
   assert.equal(done.body.status, 'ok');
@@ -82,9 +81,9 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
 test('a FAILED job answers "ng" with its error code and message', async () => {
   const p = await proxy('failed:');
   const id = await submit(p);
-  await p.jobs.take(blocking, 1);
-  await p.jobs.claim(id);
-  await p.jobs.fail(id, 'IMAGE_DECODE_FAILED', 'predict could not decode the image');
+  const { job } = await p.jobs.take('test-worker');
+  assert.equal(job?.id, id);
+  assert.equal(await p.jobs.fail(id, job.token, 'IMAGE_DECODE_FAILED', 'predict could not decode the image'), true);
   const res = await call<JobReply>(`${p.url}/get_job/${id}`);
   assert.equal(res.status, 200);
   assert.equal(res.body.status, 'ng');

@@ -32,8 +32,17 @@ export function imageTooLarge(maxImageBytes: number, actualBytes?: number): AppE
 export function jsonBody(maxImageBytes: number): RequestHandler {
   // strict: false lets valid JSON of the wrong shape (a bare string, null) reach the schema
   // check and get MISSING_IMAGE, keeping INVALID_JSON for bodies that are not JSON at all.
-  const parse = express.json({ limit: bodyLimitBytes(maxImageBytes), strict: false, type: 'application/json' });
+  const limit = bodyLimitBytes(maxImageBytes);
+  const parse = express.json({ limit, strict: false, type: 'application/json' });
   return (req: Request, res: Response, next: NextFunction) => {
+    // body-parser would refuse a declared length over the limit only after reading the whole
+    // body away, so a client that declares 10 GB and sends nothing would hold the request open.
+    // Answer at once and close the connection instead of draining it.
+    if (Number(req.get('content-length')) > limit) {
+      res.setHeader('Connection', 'close');
+      next(imageTooLarge(maxImageBytes));
+      return;
+    }
     // An empty body of no declared type (fetch and curl send one) is a missing image, not a wrong type.
     const empty = req.get('content-length') === '0' && !req.get('content-type');
     if (!empty && req.is('application/json') === false) {
@@ -56,6 +65,11 @@ export function readStartJobBody(body: unknown): string {
     throw new AppError(400, 'MISSING_IMAGE', `the body has ${found}; send {"image": "<base64 of a PNG, JPEG or WebP file>"}`);
   }
   return image;
+}
+
+export function jobNotFound(): AppError {
+  // The id is not echoed: it may be megabytes of anything.
+  return new AppError(404, 'JOB_NOT_FOUND', 'no job has this id: it is unknown, malformed (ids are UUID v4) or expired (jobs last JOB_TTL_SECONDS); submit the image again with POST /start_job');
 }
 
 /** A job id as stored (lower case), or null when it cannot be one of ours. */

@@ -10,7 +10,7 @@ import {
   type JobStatus,
   type Logger,
 } from '@cutout/shared';
-import { imageTooLarge, parseJobId } from './jobs.schema.js';
+import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
 import type { RedisGuard } from './redis-guard.js';
 
 export interface UploadLimits {
@@ -81,6 +81,14 @@ export function toJobView(record: JobRecord): JobView {
   };
 }
 
+function queueFull(depth: number): AppError {
+  return new AppError(
+    429,
+    'QUEUE_FULL',
+    `the queue already holds ${depth} jobs, its limit (QUEUE_MAX_DEPTH); nothing was queued: send the same request again after the Retry-After seconds`,
+  );
+}
+
 export interface JobServiceDeps {
   jobs: JobStore;
   logger: Logger;
@@ -105,7 +113,11 @@ export class JobService {
     // whatever the client sent, and exactly the bytes that passed the checks.
     const imageBase64 = bytes.toString('base64');
     const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length };
-    await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
+    const queued = await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
+    if (!queued.accepted) {
+      this.deps.logger.warn('queue full: upload refused', { request_id: requestId, depth: queued.depth, bytes: bytes.length });
+      throw queueFull(queued.depth);
+    }
     this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length });
     return { jobId, header, bytes: bytes.length };
   }
@@ -115,8 +127,7 @@ export class JobService {
     const id = parseJobId(rawId);
     const record = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.get(id));
     if (record === null) {
-      // The id is not echoed: it may be megabytes of anything.
-      throw new AppError(404, 'JOB_NOT_FOUND', 'no job has this id: it is unknown, malformed (ids are UUID v4) or expired (jobs last JOB_TTL_SECONDS); submit the image again with POST /start_job');
+      throw jobNotFound();
     }
     return toJobView(record);
   }

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
-import { closeRedisClient, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
 import { createApp } from './app.js';
+import { gracefulShutdown } from './shutdown.js';
 
 const config = loadConfigOrExit('proxy');
 const logger = createLogger('proxy', config.logLevel);
@@ -18,18 +19,23 @@ const redis = createRedisClient(config.redisUrl, {
 redis.on('ready', () => {
   redisDown = false;
   logger.info('redis ready');
+  // On every (re)connect: the Redis that comes back may be another one, with other settings.
+  void checkRedisDurability(redis).then((warnings) => {
+    for (const warning of warnings) logger.warn(`redis durability: ${warning}`);
+  });
 });
 // Not awaited: the proxy serves /health (503) while Redis is still away, and the client keeps
 // retrying in the background rather than failing the start.
 redis.connect().catch((error: unknown) => logger.error('redis connect failed', { error: error instanceof Error ? error.message : String(error) }));
 
-const jobs = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSeconds: config.jobTtlSeconds });
+const jobs = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSeconds: config.jobTtlSeconds, maxQueueDepth: config.queueMaxDepth });
 const app = createApp({
   jobs,
   logger,
   limits: { maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels },
   model: config.model,
   jobTtlSeconds: config.jobTtlSeconds,
+  redisTimeoutMs: config.redisCommandTimeoutMs,
 });
 
 const server: Server = app.listen(config.proxyPort, config.proxyHost, (error?: Error) => {
@@ -37,48 +43,27 @@ const server: Server = app.listen(config.proxyPort, config.proxyHost, (error?: E
     logger.error('proxy could not listen', { host: config.proxyHost, port: config.proxyPort, error: error.message });
     process.exit(1);
   }
-  logger.info('proxy listening', { host: config.proxyHost, port: config.proxyPort, model: config.model });
+  const address = server.address();
+  const port = address && typeof address === 'object' ? address.port : config.proxyPort;
+  logger.info('proxy listening', { host: config.proxyHost, port, model: config.model, queue_max_depth: config.queueMaxDepth });
 });
 
-function closeServer(): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Keep-alive connections with no request in flight would otherwise hold close() open.
-    server.closeIdleConnections();
-  });
+function ignoreError(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // Nothing more can be done on the way out.
+  }
 }
 
-let stopping = false;
-
-/** Stop accepting, let in-flight requests finish (up to the grace period), then close Redis. */
-async function shutdown(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) {
-    logger.warn('second signal: exiting now', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  logger.info('shutting down', { signal, grace_ms: config.shutdownGraceMs });
-  const deadline = setTimeout(() => {
-    logger.warn('grace period over: closing the remaining connections');
-    server.closeAllConnections();
-  }, config.shutdownGraceMs);
-  deadline.unref();
-  let code = 0;
-  for (const [step, close] of [
-    ['http server', closeServer],
-    ['redis', () => closeRedisClient(redis)],
-  ] as const) {
-    try {
-      await close();
-    } catch (error) {
-      code = 1;
-      logger.error('shutdown step failed', { step, error: error instanceof Error ? error.message : String(error) });
-    }
-  }
-  clearTimeout(deadline);
-  logger.info('proxy stopped');
-  process.exit(code);
-}
-
-process.on('SIGTERM', (signal) => void shutdown(signal));
-process.on('SIGINT', (signal) => void shutdown(signal));
+const onSignal = gracefulShutdown({
+  server,
+  logger,
+  graceMs: config.shutdownGraceMs,
+  // close() waits for pending replies, which a frozen Redis never sends: then reject them and
+  // let the exit drop the socket (destroy() throws once close() has begun, after the flush).
+  steps: [{ name: 'redis', close: () => closeRedisClient(redis), force: () => ignoreError(() => redis.destroy()) }],
+  exit: (code) => process.exit(code),
+});
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
-import { startRedisServer, type RedisClient } from '@cutout/shared';
+import { startRedisServer } from '@cutout/shared';
 import { call, closeRedisClient, connectRedis, postJson, startProxy } from './app-harness.js';
 
 let png: Buffer;
@@ -35,7 +35,6 @@ async function stack(keyPrefix: string, options: { healthTimeoutMs?: number; red
 
 test('/health is ok while Redis answers; /metadata counts jobs and never lists them', async () => {
   const s = await stack('meta:');
-  let blocking: RedisClient | undefined;
   try {
     const health = await call(`${s.proxy.url}/health`);
     assert.equal(health.status, 200);
@@ -48,17 +47,15 @@ test('/health is ok while Redis answers; /metadata counts jobs and never lists t
       assert.equal(res.status, 200);
       ids.push(res.body.job_id);
     }
-    blocking = await connectRedis(s.server.url);
-    const taken = await s.proxy.jobs.take(blocking, 1);
-    assert.equal(taken, ids[0]);
-    await s.proxy.jobs.claim(taken);
-    await s.proxy.jobs.complete(taken, 'b3V0');
+    const { job } = await s.proxy.jobs.take('test-worker');
+    assert.ok(job && job.id === ids[0], 'the oldest job is taken first');
+    assert.equal(await s.proxy.jobs.complete(job.id, job.token, 'b3V0'), true);
 
     const meta = await call(`${s.proxy.url}/metadata`);
     assert.equal(meta.status, 200);
     assert.deepEqual(meta.body, {
       status: 'ok',
-      queue: { queued: 2, running: 0 },
+      queue: { queued: 2, running: 0, delayed: 0 },
       jobs: { submitted: 3, succeeded: 1, failed: 0 },
       model: 'cutout-border',
       limits: { max_image_bytes: 1_000_000, max_image_pixels: 2_000_000 },
@@ -66,7 +63,6 @@ test('/health is ok while Redis answers; /metadata counts jobs and never lists t
     });
     assert.ok(!JSON.stringify(meta.body).includes(ids[1]!), 'no job ids in /metadata');
   } finally {
-    if (blocking) await closeRedisClient(blocking);
     await s.stop();
   }
 });

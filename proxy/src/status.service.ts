@@ -3,7 +3,8 @@ import type { RedisGuard } from './redis-guard.js';
 
 export interface Metadata {
   status: 'ok';
-  queue: { queued: number; running: number };
+  /** delayed: waiting for a retry to come due (still QUEUED to clients). */
+  queue: { queued: number; running: number; delayed: number };
   jobs: { submitted: number; succeeded: number; failed: number };
   model: string;
   limits: { max_image_bytes: number; max_image_pixels: number };
@@ -25,7 +26,7 @@ export class StatusService {
 
   /** Resolves while Redis answers PING; otherwise throws 503 REDIS_UNAVAILABLE. */
   async health(): Promise<void> {
-    await this.deps.guard('ping', () => this.deps.jobs.ping(), this.deps.healthTimeoutMs);
+    await this.deps.guard('ping', () => this.deps.jobs.ping(), { timeoutMs: this.deps.healthTimeoutMs, probe: true });
   }
 
   /** Counts only: listing jobs would leak ids (each one is a key to someone's image). */
@@ -33,7 +34,7 @@ export class StatusService {
     const stats = await this.deps.guard('stats', () => this.deps.jobs.stats());
     return {
       status: 'ok',
-      queue: { queued: stats.queued, running: stats.running },
+      queue: { queued: stats.queued, running: stats.running, delayed: stats.delayed },
       jobs: { submitted: stats.submitted, succeeded: stats.succeeded, failed: stats.failed },
       model: this.deps.model,
       limits: { max_image_bytes: this.deps.limits.maxImageBytes, max_image_pixels: this.deps.limits.maxImagePixels },

@@ -3,8 +3,20 @@ export { JOB_STATUSES, JOB_ID_PATTERN, type JobStatus } from './job-status.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRedisClient, closeRedisClient, type RedisClient, type RedisClientOptions } from './redis/client.js';
 export { LuaScript } from './redis/lua-script.js';
-export { queueKeys, jobKeys, type QueueKeys, type JobKeys } from './redis/keys.js';
-export { JobRepository, type JobRecord, type NewJob, type QueueStats, type JobRepositoryOptions, type EnqueueResult } from './redis/job.repository.js';
+export { queueKeys, jobKeys, JOB_KEY_SUFFIXES, type QueueKeys, type JobKeys } from './redis/keys.js';
+export {
+  JobRepository,
+  type JobRecord,
+  type NewJob,
+  type QueueStats,
+  type JobRepositoryOptions,
+  type EnqueueResult,
+  type TakenJob,
+  type TakeResult,
+  type RetryResult,
+  type ReapResult,
+  type DeadLetter,
+} from './redis/job.repository.js';
 export { requestContext, type RequestLocals } from './http/request-context.js';
 export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { freePort } from './process/free-port.js';
@@ -17,3 +29,4 @@ export {
 } from './process/redis-server.js';
 export { decodeBase64Image } from './image/base64.js';
 export { readImageHeader, assertImageComplete, type ImageHeader, type ImageFormat } from './image/image-header.js';
+export { checkRedisDurability } from './redis/durability.js';

@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { pngWithCorruptPixels, withDeclaredSize } from '../support/bad-images.js';
 import { fixtureImages } from '../support/fixtures.js';
 import { getJson, postJson, waitForJob } from '../support/http.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -20,15 +20,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-/** A valid PNG whose header declares another size: a decompression bomb's calling card. */
-function withDeclaredSize(source: Buffer, width: number, height: number): Buffer {
-  const out = Buffer.from(source);
-  out.writeUInt32BE(width, 16);
-  out.writeUInt32BE(height, 20);
-  out.writeUInt32BE(crc32(out.subarray(12, 29)) >>> 0, 29);
-  return out;
-}
 
 interface Case {
   name: string;
@@ -92,9 +83,7 @@ test('predict rejects bad input with a 4xx, and good jobs beside bad ones still 
 
   // A PNG whose header and chunk chain are intact but whose pixel data is garbage passes the
   // proxy's cheap checks, fails in predict, and must end FAILED with a reason.
-  const corrupt = Buffer.from(png);
-  const idat = corrupt.indexOf('IDAT');
-  corrupt.fill(0x5a, idat + 4, idat + 4 + Math.min(40, corrupt.readUInt32BE(idat - 4)));
+  const corrupt = pngWithCorruptPixels(png);
   const good = fixtureImages().find((f) => f.name === 'girl-1.jpg')!;
   const [badJob, goodJob] = await Promise.all(
     [corrupt, good.bytes].map((bytes) => postJson<{ job_id: string }>(`${stack.proxyUrl}/start_job`, { image: bytes.toString('base64') })),

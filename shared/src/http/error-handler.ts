@@ -21,6 +21,25 @@ function fromBodyParser(error: { type?: unknown; status?: unknown }, bodyLimitHi
   }
 }
 
+/**
+ * Other errors express and body-parser raise for a bad request carry a 4xx status but no stable
+ * code (a gzip body that is not gzip, a URL that is not valid percent-encoding). Bad input never
+ * gets a 5xx, and a 5xx would make batch retry an input that can never work.
+ */
+function fromClientError(error: unknown, req: Request): AppError | null {
+  if (error instanceof URIError) {
+    return new AppError(400, 'BAD_REQUEST', 'the URL is not valid percent-encoding; encode path parts with encodeURIComponent');
+  }
+  if (!error || typeof error !== 'object') return null;
+  const status = (error as { status?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
+  const encoding = req.get('content-encoding');
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    return new AppError(400, 'INVALID_CONTENT_ENCODING', `the body is not valid ${JSON.stringify(encoding.slice(0, 40))} data although Content-Encoding says so; send it uncompressed, or compress the whole body`);
+  }
+  return new AppError(status, 'BAD_REQUEST', 'the request could not be read; see the README for the API');
+}
+
 export interface ErrorHandlerOptions {
   logger: Logger;
   /** Said in the 413 message: how large a body may be. */
@@ -32,9 +51,12 @@ export interface ErrorHandlerOptions {
  * anything else is logged with its stack and answered as a plain 500 with the request id.
  */
 export function errorHandler({ logger, bodyLimitHint }: ErrorHandlerOptions): ErrorRequestHandler {
-  return (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const locals = res.locals as RequestLocals;
-    const known = error instanceof AppError ? error : error && typeof error === 'object' ? fromBodyParser(error, bodyLimitHint) : null;
+    const known =
+      error instanceof AppError
+        ? error
+        : ((error && typeof error === 'object' ? fromBodyParser(error, bodyLimitHint) : null) ?? fromClientError(error, req));
     if (res.headersSent) {
       res.destroy();
       return;

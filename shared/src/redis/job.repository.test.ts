@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisServer, type RedisServerHandle } from '../process/redis-server.js';
 import { createRedisClient, closeRedisClient, type RedisClient } from './client.js';
-import { JobRepository } from './job.repository.js';
+import { JobRepository, type JobRepositoryOptions } from './job.repository.js';
 
 let server: RedisServerHandle;
 let redis: RedisClient;
@@ -26,8 +27,12 @@ function newJob(id = randomUUID()) {
   return { id, imageBase64: 'aGVsbG8=', format: 'png', width: 2, height: 3, bytes: 5 };
 }
 
+function repoFor(prefix: string, options: Partial<JobRepositoryOptions> = {}) {
+  return new JobRepository(redis, { keyPrefix: prefix, ttlSeconds: 100, ...options });
+}
+
 test('enqueue writes the contract keys with a TTL and pushes the id on the left', async () => {
-  const repo = new JobRepository(redis, { keyPrefix: 'enq:', ttlSeconds: 100 });
+  const repo = repoFor('enq:');
   const a = newJob();
   const b = newJob();
   await repo.enqueue(a);
@@ -41,52 +46,106 @@ test('enqueue writes the contract keys with a TTL and pushes the id on the left'
   const record = await repo.get(a.id);
   assert.equal(record?.status, 'QUEUED');
   assert.equal(record?.imageOutBase64, null);
+  assert.equal(record?.lease, null);
 });
 
-test('take, claim and complete move a job to SUCCEEDED oldest first', async () => {
-  const repo = new JobRepository(redis, { keyPrefix: 'run:', ttlSeconds: 100 });
+test('take leases the oldest job in one step; complete stores the output once', async () => {
+  const repo = repoFor('run:', { leaseMs: 60_000 });
   const first = newJob();
   const second = newJob();
   await repo.enqueue(first);
   await repo.enqueue(second);
-  const taken = await repo.take(blocking, 1);
-  assert.equal(taken, first.id);
+  const { job, failed, dropped } = await repo.take('host:1:0');
+  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=' });
+  assert.deepEqual([failed, dropped], [[], 0]);
   assert.deepEqual(await redis.lRange('run:job_id_processing', 0, -1), [first.id]);
-  assert.equal(await repo.claim(first.id), 'aGVsbG8=');
-  assert.equal((await repo.get(first.id))?.status, 'RUNNING');
-  assert.equal(await repo.complete(first.id, 'b3V0'), true);
+  const running = await repo.get(first.id);
+  assert.equal(running?.status, 'RUNNING');
+  assert.equal(running?.lease?.owner, 'host:1:0');
+  assert.equal(running?.lease?.token, 1);
+  assert.equal(await redis.zScore('run:job_leases', first.id), running?.lease?.deadline);
+
+  assert.equal(await repo.complete(first.id, 1, 'b3V0'), true);
   const done = await repo.get(first.id);
   assert.equal(done?.status, 'SUCCEEDED');
   assert.equal(done?.imageOutBase64, 'b3V0');
-  assert.equal(done?.attempts, 1);
+  assert.equal(done?.outputWrites, 1);
+  assert.equal(done?.lease, null);
+  assert.ok((done?.finishedAt ?? 0) >= (done?.createdAt ?? Infinity), 'times from the same clock');
   assert.equal(await redis.lLen('run:job_id_processing'), 0);
-  assert.equal(await repo.complete(first.id, 'again'), false, 'a finished job is not written twice');
-  const stats = await repo.stats();
-  assert.deepEqual(stats, { queued: 1, running: 0, submitted: 2, succeeded: 1, failed: 0 });
+  assert.equal(await redis.zCard('run:job_leases'), 0);
+  assert.equal(await repo.complete(first.id, 1, 'again'), true, 'a repeat of the same write is answered as done');
+  assert.equal((await repo.get(first.id))?.outputWrites, 1, '...and not applied twice');
+  assert.deepEqual(await repo.stats(), { queued: 1, running: 0, delayed: 0, deadLetters: 0, submitted: 2, succeeded: 1, failed: 0 });
 });
 
-test('fail records the reason; a job whose record expired is dropped at claim', async () => {
-  const repo = new JobRepository(redis, { keyPrefix: 'fail:', ttlSeconds: 100 });
-  const job = newJob();
-  await repo.enqueue(job);
-  await repo.take(blocking, 1);
-  await repo.claim(job.id);
-  assert.equal(await repo.fail(job.id, 'IMAGE_DECODE_FAILED', 'bad pixels'), true);
-  const record = await repo.get(job.id);
-  assert.equal(record?.status, 'FAILED');
-  assert.deepEqual(record?.error, { code: 'IMAGE_DECODE_FAILED', message: 'bad pixels' });
+test('take returns no job on an empty queue', async () => {
+  assert.deepEqual(await repoFor('empty:').take('w'), { job: null, failed: [], dropped: 0 });
+});
 
+test('take drops expired ids and fails jobs whose input expired or whose attempts are used up', async () => {
+  const repo = repoFor('settle:', { maxAttempts: 2 });
   const gone = newJob();
-  await repo.enqueue(gone);
-  await redis.del([`fail:${gone.id}_job`, `fail:${gone.id}_image_in`]);
-  assert.equal(await repo.take(blocking, 1), gone.id);
-  assert.equal(await repo.claim(gone.id), null);
-  assert.equal(await redis.lLen('fail:job_id_processing'), 0);
+  const noInput = newJob();
+  const worn = newJob();
+  const good = newJob();
+  for (const job of [gone, noInput, worn, good]) await repo.enqueue(job);
+  await redis.del([`settle:${gone.id}_job`, `settle:${gone.id}_image_in`, `settle:${noInput.id}_image_in`]);
+  await redis.hSet(`settle:${worn.id}_job`, 'attempts', 2);
+
+  const result = await repo.take('w');
+  assert.equal(result.job?.id, good.id);
+  assert.equal(result.dropped, 1);
+  assert.deepEqual(result.failed, [
+    { id: noInput.id, code: 'INPUT_EXPIRED' },
+    { id: worn.id, code: 'TOO_MANY_ATTEMPTS' },
+  ]);
+  assert.equal((await repo.get(noInput.id))?.error?.code, 'INPUT_EXPIRED');
+  const wornRecord = await repo.get(worn.id);
+  assert.equal(wornRecord?.status, 'FAILED');
+  assert.match(wornRecord?.error?.message ?? '', /taken 2 times/);
+  assert.deepEqual(
+    (await repo.deadLetters(10)).map((d) => [d.jobId, d.code]),
+    [
+      [worn.id, 'TOO_MANY_ATTEMPTS'],
+      [noInput.id, 'INPUT_EXPIRED'],
+    ],
+  );
   assert.equal(await repo.get(gone.id), null);
+  assert.deepEqual(await redis.lRange('settle:job_id_processing', 0, -1), [good.id]);
+});
+
+test('fail records the reason and dead-letters it; the dead-letter list is capped', async () => {
+  const repo = repoFor('dead:', { deadLetterMax: 2 });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const job = newJob();
+    ids.push(job.id);
+    await repo.enqueue(job);
+    const taken = (await repo.take('w')).job!;
+    assert.equal(await repo.fail(taken.id, taken.token, 'IMAGE_DECODE_FAILED', `bad pixels ${i}`), true);
+  }
+  const record = await repo.get(ids[0]!);
+  assert.equal(record?.status, 'FAILED');
+  assert.deepEqual(record?.error, { code: 'IMAGE_DECODE_FAILED', message: 'bad pixels 0' });
+  assert.equal(await redis.lLen('dead:job_id_processing'), 0);
+  const letters = await repo.deadLetters(10);
+  assert.deepEqual(
+    letters.map((d) => [d.jobId, d.code, d.message, d.attempts]),
+    [
+      [ids[2], 'IMAGE_DECODE_FAILED', 'bad pixels 2', 1],
+      [ids[1], 'IMAGE_DECODE_FAILED', 'bad pixels 1', 1],
+    ],
+    'newest first, capped at deadLetterMax',
+  );
+  assert.ok(letters.every((d) => d.failedAt >= (record?.createdAt ?? Infinity)));
+  assert.deepEqual(await repo.deadLetters(1).then((d) => d.map((x) => x.jobId)), [ids[2]]);
+  const stats = await repo.stats();
+  assert.deepEqual([stats.failed, stats.deadLetters], [3, 2]);
 });
 
 test('enqueue refuses, writing nothing, once the queue holds max depth jobs', async () => {
-  const repo = new JobRepository(redis, { keyPrefix: 'full:', ttlSeconds: 100, maxQueueDepth: 2 });
+  const repo = repoFor('full:', { maxQueueDepth: 2 });
   assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 1 });
   assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 2 });
   const refused = newJob();
@@ -95,7 +154,40 @@ test('enqueue refuses, writing nothing, once the queue holds max depth jobs', as
   assert.equal((await repo.stats()).submitted, 2);
 });
 
-test('take returns null when the queue stays empty', async () => {
-  const repo = new JobRepository(redis, { keyPrefix: 'empty:', ttlSeconds: 100 });
-  assert.equal(await repo.take(blocking, 0.1), null);
+test('waitForWork returns once an id arrives and leaves the queue as it was', async () => {
+  const repo = repoFor('wait:');
+  assert.equal(await repo.waitForWork(blocking, 0.1), false);
+  const waiting = repo.waitForWork(blocking, 5);
+  const a = newJob();
+  await repo.enqueue(a);
+  assert.equal(await waiting, true);
+  const b = newJob();
+  await repo.enqueue(b);
+  assert.equal(await repo.waitForWork(blocking, 5), true);
+  assert.deepEqual(await redis.lRange('wait:job_id', 0, -1), [b.id, a.id], 'nothing moved');
+  assert.equal((await repo.take('w')).job?.id, a.id);
+});
+
+test('the options are checked when the repository is built', () => {
+  assert.throws(() => repoFor('bad:', { maxAttempts: 0 }), /maxAttempts must be a whole number from 1/);
+  assert.throws(() => repoFor('bad:', { leaseMs: 1.5 }), /leaseMs/);
+});
+
+test('every job-scoped key expires: after the TTL only the counters and dead letters remain', { timeout: 20_000 }, async () => {
+  const repo = repoFor('ttl:', { ttlSeconds: 1, leaseMs: 60_000 });
+  const jobs = [newJob(), newJob(), newJob(), newJob()];
+  for (const job of jobs) await repo.enqueue(job);
+  const a = (await repo.take('w')).job!;
+  await repo.complete(a.id, a.token, 'b3V0');
+  const b = (await repo.take('w')).job!;
+  await repo.fail(b.id, b.token, 'IMAGE_DECODE_FAILED', 'bad');
+  const c = (await repo.take('w')).job!;
+  assert.equal(await repo.retry(c.id, c.token, 'PREDICT_FAILED', '500', 0), 'retry');
+  await repo.reap();
+  const keys = () => redis.keys('ttl:*').then((k) => k.sort());
+  while ((await keys()).some((k) => k.includes('-'))) await sleep(100);
+  // Queue ids whose keys expired are dropped by the next take or reap; nothing job-scoped is left behind.
+  assert.deepEqual(await repo.take('w'), { job: null, failed: [], dropped: 2 });
+  await repo.reap();
+  assert.deepEqual(await keys(), ['ttl:job_counts', 'ttl:job_dead_letter']);
 });

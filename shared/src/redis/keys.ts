@@ -9,27 +9,48 @@ export interface QueueKeys {
   readonly processing: string;
   /** Hash of cumulative counters: submitted, succeeded, failed. */
   readonly counts: string;
+  /** Zset id → lease deadline (ms): the reaper finds expired claims here. */
+  readonly leases: string;
+  /** Zset id → time a retry is due (ms). */
+  readonly delayed: string;
+  /** List of JSON lines, newest first, one per FAILED job; capped. */
+  readonly deadLetter: string;
+  /** String: the reaper mutex, holding its owner's name. */
+  readonly reaperLock: string;
+  /** Hash id → when the reaper first saw it in processing without a lease (ms). */
+  readonly orphans: string;
 }
 
 export interface JobKeys {
   readonly imageIn: string;
   readonly imageOut: string;
-  /** Hash: status, timestamps, attempts, error, input facts. */
+  /** Hash: status, timestamps, attempts, lease, error, input facts. */
   readonly record: string;
 }
+
+/**
+ * What follows the job id in each job-scoped key. Scripts that only learn an id inside Redis
+ * (take, reap) get the prefix and build the same names from these, so the naming lives here.
+ */
+export const JOB_KEY_SUFFIXES = Object.freeze({ imageIn: '_image_in', imageOut: '_image_out', record: '_job' });
 
 export function queueKeys(prefix: string): QueueKeys {
   return {
     queue: `${prefix}job_id`,
     processing: `${prefix}job_id_processing`,
     counts: `${prefix}job_counts`,
+    leases: `${prefix}job_leases`,
+    delayed: `${prefix}job_delayed`,
+    deadLetter: `${prefix}job_dead_letter`,
+    reaperLock: `${prefix}reaper_lock`,
+    orphans: `${prefix}job_orphans`,
   };
 }
 
 export function jobKeys(prefix: string, jobId: string): JobKeys {
   return {
-    imageIn: `${prefix}${jobId}_image_in`,
-    imageOut: `${prefix}${jobId}_image_out`,
-    record: `${prefix}${jobId}_job`,
+    imageIn: `${prefix}${jobId}${JOB_KEY_SUFFIXES.imageIn}`,
+    imageOut: `${prefix}${jobId}${JOB_KEY_SUFFIXES.imageOut}`,
+    record: `${prefix}${jobId}${JOB_KEY_SUFFIXES.record}`,
   };
 }

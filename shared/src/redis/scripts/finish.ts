@@ -1,39 +1,76 @@
 import { LuaScript } from '../lua-script.js';
+import { END_CLAIM, FINISH_FAILED, LEASE_STATE, NOW_MS } from './lua-lib.js';
+
+// complete, fail and retry write only for the current claim (fencing): a worker whose lease
+// was reaped and handed to another gets 0 and writes nothing. A repeat of the same write for
+// the same claim (its first reply was lost) answers as done without writing again.
 
 export const completeScript = new LuaScript(`
--- Store a job's output, mark it SUCCEEDED and take it off the processing list, in one step.
--- Every key of the job gets a fresh TTL, so a result stays readable for the full TTL.
--- KEYS[1] job_id_processing   KEYS[2] <id>_job   KEYS[3] <id>_image_out   KEYS[4] <id>_image_in
--- KEYS[5] job_counts
--- ARGV[1] job id   ARGV[2] output base64   ARGV[3] ttl seconds   ARGV[4] now (ms)
--- Returns 1, or 0 when the job is no longer RUNNING (expired or already finished): nothing written.
-if redis.call('HGET', KEYS[2], 'status') ~= 'RUNNING' then
-  redis.call('LREM', KEYS[1], -1, ARGV[1])
-  return 0
-end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
-redis.call('HSET', KEYS[2], 'status', 'SUCCEEDED', 'finished_at', ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[4], ARGV[3])
-redis.call('LREM', KEYS[1], -1, ARGV[1])
-redis.call('HINCRBY', KEYS[5], 'succeeded', 1)
+-- Store a job's output and mark it SUCCEEDED, in one step. Every key of the job gets a
+-- fresh TTL, so a result stays readable for the full TTL.
+-- KEYS[1] job_id_processing   KEYS[2] job_leases   KEYS[3] <id>_job   KEYS[4] <id>_image_out
+-- KEYS[5] <id>_image_in   KEYS[6] job_counts
+-- ARGV[1] job id   ARGV[2] fencing token   ARGV[3] output base64   ARGV[4] ttl seconds
+-- Returns 1 when stored, 0 when the claim is no longer the caller's (nothing written).
+${NOW_MS}${LEASE_STATE}${END_CLAIM}
+local state = lease_state(KEYS[3], ARGV[2])
+if state == 'succeeded' then return 1 end
+if state ~= 'owner' then return 0 end
+end_claim({ processing = KEYS[1], leases = KEYS[2] }, ARGV[1], KEYS[3])
+redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
+redis.call('HSET', KEYS[3], 'status', 'SUCCEEDED', 'finished_at', now_ms(), 'settled', ARGV[2] .. ':succeeded')
+redis.call('HINCRBY', KEYS[3], 'output_writes', 1)
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
+redis.call('HINCRBY', KEYS[6], 'succeeded', 1)
 return 1
 `);
 
 export const failScript = new LuaScript(`
--- Mark a job FAILED with a reason and take it off the processing list, in one step.
--- KEYS[1] job_id_processing   KEYS[2] <id>_job   KEYS[3] <id>_image_in   KEYS[4] job_counts
--- ARGV[1] job id   ARGV[2] error code   ARGV[3] error message   ARGV[4] ttl seconds   ARGV[5] now (ms)
--- Returns 1, or 0 when the job is no longer RUNNING: nothing written.
-if redis.call('HGET', KEYS[2], 'status') ~= 'RUNNING' then
-  redis.call('LREM', KEYS[1], -1, ARGV[1])
-  return 0
-end
-redis.call('HSET', KEYS[2], 'status', 'FAILED', 'finished_at', ARGV[5],
-  'error_code', ARGV[2], 'error_message', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('LREM', KEYS[1], -1, ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'failed', 1)
+-- Mark a job FAILED with a reason and dead-letter it, in one step.
+-- KEYS[1] job_id_processing   KEYS[2] job_leases   KEYS[3] <id>_job   KEYS[4] <id>_image_in
+-- KEYS[5] job_counts   KEYS[6] job_dead_letter
+-- ARGV[1] job id   ARGV[2] fencing token   ARGV[3] error code   ARGV[4] error message
+-- ARGV[5] ttl seconds   ARGV[6] dead-letter max
+-- Returns 1 when recorded, 0 when the claim is no longer the caller's (nothing written).
+${NOW_MS}${END_CLAIM}${FINISH_FAILED}${LEASE_STATE}
+local state = lease_state(KEYS[3], ARGV[2])
+if state == 'failed' then return 1 end
+if state ~= 'owner' then return 0 end
+local q = { processing = KEYS[1], leases = KEYS[2], counts = KEYS[5], dead_letter = KEYS[6],
+  ttl = tonumber(ARGV[5]), dead_max = tonumber(ARGV[6]) }
+finish_failed(q, ARGV[1], KEYS[3], KEYS[4], ARGV[3], ARGV[4], now_ms())
+redis.call('HSET', KEYS[3], 'settled', ARGV[2] .. ':failed')
 return 1
+`);
+
+export const retryScript = new LuaScript(`
+-- A retryable failure: QUEUED again once the delay has passed (the reaper moves due jobs
+-- back onto the queue), or FAILED with this error when the job has used up its attempts.
+-- KEYS[1] job_id_processing   KEYS[2] job_leases   KEYS[3] job_delayed   KEYS[4] <id>_job
+-- KEYS[5] <id>_image_in   KEYS[6] job_counts   KEYS[7] job_dead_letter
+-- ARGV[1] job id   ARGV[2] fencing token   ARGV[3] error code   ARGV[4] error message
+-- ARGV[5] delay ms   ARGV[6] max attempts   ARGV[7] ttl seconds   ARGV[8] dead-letter max
+-- Returns 'retry', 'failed', or 0 when the claim is no longer the caller's (nothing written).
+${NOW_MS}${END_CLAIM}${FINISH_FAILED}${LEASE_STATE}
+local id, record, image_in = ARGV[1], KEYS[4], KEYS[5]
+local state = lease_state(record, ARGV[2])
+if state == 'retry' or state == 'failed' then return state end
+if state ~= 'owner' then return 0 end
+local q = { processing = KEYS[1], leases = KEYS[2], counts = KEYS[6], dead_letter = KEYS[7],
+  ttl = tonumber(ARGV[7]), dead_max = tonumber(ARGV[8]) }
+local now = now_ms()
+if tonumber(redis.call('HGET', record, 'attempts') or '0') >= tonumber(ARGV[6]) then
+  finish_failed(q, id, record, image_in, ARGV[3], ARGV[4], now)
+  redis.call('HSET', record, 'settled', ARGV[2] .. ':failed')
+  return 'failed'
+end
+end_claim(q, id, record)
+local due = now + tonumber(ARGV[5])
+redis.call('HSET', record, 'status', 'QUEUED', 'retry_at', due, 'settled', ARGV[2] .. ':retry',
+  'last_error_code', ARGV[3], 'last_error_message', ARGV[4])
+redis.call('ZADD', KEYS[3], due, id)
+redis.call('EXPIRE', record, q.ttl)
+redis.call('EXPIRE', image_in, q.ttl)
+return 'retry'
 `);
