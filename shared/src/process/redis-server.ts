@@ -35,6 +35,19 @@ export class RedisServerMissingError extends Error {
   }
 }
 
+// Servers still running from this process. They live in their own process group (see below), so
+// a signal to ours does not reach them: kill them when this process exits, however it exits.
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => live.forEach((c) => c.kill('SIGKILL')));
+}
+
 export function hasRedisServer(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
@@ -74,6 +87,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   // Its own process group: a terminal's Ctrl-C must not stop Redis before the services that
   // still write to it have drained; whoever started it stops it last.
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  track(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(port, child, 10_000);
   let stopped = false;
