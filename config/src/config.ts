@@ -1,4 +1,4 @@
-import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -20,6 +20,13 @@ export interface Config {
   readonly predictIntraOpThreads: number;
   /** libvips threads per image in sharp; 0 keeps sharp's default. */
   readonly predictSharpConcurrency: number;
+  /** onnxruntime threads across independent graph branches; 0 lets onnxruntime choose. */
+  readonly predictInterOpThreads: number;
+  readonly predictGraphOptimization: GraphOptimizationLevel;
+  /** Most requests predict runs through the model in one onnxruntime call; 1 turns batching off. */
+  readonly predictMaxBatch: number;
+  /** How long a request may wait for others to batch with, beyond the time a run is already busy. */
+  readonly predictMaxDelayMs: number;
   readonly logLevel: LogLevel;
   readonly maxImageBytes: number;
   readonly maxImagePixels: number;
@@ -72,6 +79,13 @@ class Reader {
     return value;
   }
 
+  oneOf<T extends string>(name: keyof typeof DEFAULTS, allowed: readonly T[]): T {
+    const text = this.string(name).toLowerCase();
+    if ((allowed as readonly string[]).includes(text)) return text as T;
+    this.problems.push(`${name}=${JSON.stringify(text)}: expected one of ${allowed.join(', ')}`);
+    return DEFAULTS[name] as T;
+  }
+
   url(name: string, text: string, protocols: readonly string[]): string {
     try {
       const parsed = new URL(text);
@@ -118,6 +132,10 @@ export function loadConfig(env: Env = process.env): Config {
     model: r.string('MODEL'),
     predictIntraOpThreads: r.int('PREDICT_INTRA_OP_THREADS', 0, 256),
     predictSharpConcurrency: r.int('PREDICT_SHARP_CONCURRENCY', 0, 256),
+    predictInterOpThreads: r.int('PREDICT_INTER_OP_THREADS', 0, 256),
+    predictGraphOptimization: r.oneOf('PREDICT_GRAPH_OPTIMIZATION', GRAPH_OPTIMIZATION_LEVELS),
+    predictMaxBatch: r.int('PREDICT_MAX_BATCH', 1, 256),
+    predictMaxDelayMs: r.int('PREDICT_MAX_DELAY_MS', 0, 10_000),
     logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
     maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),

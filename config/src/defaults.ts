@@ -13,6 +13,10 @@ export const DEFAULTS = Object.freeze({
   MODEL: 'cutout-border',
   PREDICT_INTRA_OP_THREADS: 0,
   PREDICT_SHARP_CONCURRENCY: 0,
+  PREDICT_INTER_OP_THREADS: 0,
+  PREDICT_GRAPH_OPTIMIZATION: 'all',
+  PREDICT_MAX_BATCH: 8,
+  PREDICT_MAX_DELAY_MS: 0,
   LOG_LEVEL: 'info',
   MAX_IMAGE_BYTES: 20 * 1024 * 1024,
   MAX_IMAGE_PIXELS: 50_000_000,
@@ -26,6 +30,9 @@ export const DEFAULTS = Object.freeze({
   DEAD_LETTER_MAX: 1_000,
   REDIS_COMMAND_TIMEOUT_MS: 800,
 });
+
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
