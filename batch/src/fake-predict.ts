@@ -22,6 +22,8 @@ export interface FakePredictOptions {
   mode?: FakePredictMode;
   /** Listen on this port (to bring a server up where batch already expects one). Default: any free port. */
   port?: number;
+  /** Sent as the Server-Timing header of 'png' answers. Default: none. */
+  serverTiming?: string;
 }
 
 export class FakePredict {
@@ -128,7 +130,11 @@ export class FakePredict {
     if (mode === 'hang' || res.destroyed) return; // hang never answers; close() drops the socket
     switch (mode) {
       case 'png':
-        res.writeHead(200, { 'content-type': 'image/png', 'content-length': this.options.png.length });
+        res.writeHead(200, {
+          'content-type': 'image/png',
+          'content-length': this.options.png.length,
+          ...(this.options.serverTiming === undefined ? {} : { 'server-timing': this.options.serverTiming }),
+        });
         res.end(this.options.png);
         return;
       case 'reject':

@@ -1,4 +1,12 @@
-export { PredictClient, createPredictClient, type PredictClientOptions, type PredictCallOptions, type PredictServerHealth } from './predict.client.js';
+export {
+  PredictClient,
+  createPredictClient,
+  type PredictClientOptions,
+  type PredictCallOptions,
+  type PredictOutput,
+  type PredictServerHealth,
+} from './predict.client.js';
+export { parseServerTiming, predictStageTimings, type PredictStageTimings, type ServerTimingMetric } from './server-timing.js';
 export { PredictError, PredictRejectedError, PredictUnavailableError, PredictTimeoutError, PredictFailedError } from './predict.errors.js';
 export {
   JobProcessor,

@@ -1,5 +1,5 @@
-import type { JobRepository, Logger, RetryResult, TakenJob } from '@cutout/shared';
-import type { PredictCallOptions } from './predict.client.js';
+import type { JobRepository, JobTimings, Logger, RetryResult, TakenJob } from '@cutout/shared';
+import type { PredictCallOptions, PredictOutput } from './predict.client.js';
 import { PredictError } from './predict.errors.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { retryDelayMs, type RetryPolicy } from './retry-policy.js';
@@ -7,7 +7,7 @@ import { messageOf, sleep } from './timing.js';
 
 /** The part of the predict client a processor uses. */
 export interface Predictor {
-  predict(jobId: string, imageBytes: Buffer, options?: PredictCallOptions): Promise<Buffer>;
+  predict(jobId: string, imageBytes: Buffer, options?: PredictCallOptions): Promise<PredictOutput>;
 }
 
 export type ProcessorRepository = Pick<JobRepository, 'renew' | 'complete' | 'fail' | 'retry' | 'release' | 'leaseMs' | 'maxAttempts'>;
@@ -27,6 +27,8 @@ export interface ProcessOptions {
   worker: string;
   /** performance.now() when the take was sent; default now. */
   takenAt?: number;
+  /** The take's Redis round trip, stored in the job's timings as redis_take_ms. */
+  takeMs?: number;
   /** Aborts when the shutdown grace period is over: cut predict short and hand the job back. */
   shutdown?: AbortSignal;
   /** Aborts when batch closes its connections: stop retrying Redis writes. */
@@ -47,11 +49,14 @@ export interface ProcessResult {
 }
 
 type Ending =
-  | { kind: 'complete'; png: Buffer; predictMs: number }
+  | { kind: 'complete'; png: Buffer; predictMs: number; predict: PredictOutput['timings'] }
   | { kind: 'fail' | 'retry'; code: string; message: string; predictStatus?: number | undefined }
   | { kind: 'release' };
 
 const NOT_WRITTEN = Symbol('not written');
+
+/** Milliseconds to 0.01: tiny jobs take a few ms, so whole milliseconds would hide the stages. */
+const ms = (value: number) => Math.round(value * 100) / 100;
 
 /** Runs one taken job under its lease: predict, then complete, fail, retry or release. Never throws. */
 export class JobProcessor {
@@ -85,8 +90,8 @@ export class JobProcessor {
     const signal = options.shutdown ? AbortSignal.any([heartbeat.lost, options.shutdown]) : heartbeat.lost;
     const predictStart = performance.now();
     try {
-      const png = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal });
-      return { kind: 'complete', png, predictMs: Math.round(performance.now() - predictStart) };
+      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal });
+      return { kind: 'complete', png: output.png, predictMs: ms(performance.now() - predictStart), predict: output.timings };
     } catch (error) {
       if (heartbeat.lost.aborted) return 'lost';
       if (options.shutdown?.aborted) return { kind: 'release' };
@@ -102,7 +107,8 @@ export class JobProcessor {
     const delayMs = ending.kind === 'retry' ? retryDelayMs(job.attempts, this.#d.retry, this.#d.random) : 0;
     // A hand-back happens while batch is stopping: it gets a short wait, not the whole lease.
     const cap = ending.kind === 'release' ? performance.now() + (this.#d.releaseWaitMs ?? 2_000) : Infinity;
-    const reply = await this.#write(fields, heartbeat, options.halt, cap, () => this.#apply(job, ending, delayMs));
+    const timings = ending.kind === 'complete' ? this.#timings(ending, options, started) : undefined;
+    const reply = await this.#write(fields, heartbeat, options.halt, cap, () => this.#apply(job, ending, delayMs, timings));
     const durationMs = Math.round(performance.now() - started);
     const error = ending.kind === 'fail' || ending.kind === 'retry' ? { error_code: ending.code, error_message: ending.message, predict_status: ending.predictStatus } : {};
     if (reply === NOT_WRITTEN) {
@@ -116,7 +122,7 @@ export class JobProcessor {
     const errorCode = ending.kind === 'fail' || ending.kind === 'retry' ? ending.code : undefined;
     switch (ending.kind) {
       case 'complete':
-        logger.info('job succeeded', { ...fields, duration_ms: durationMs, predict_ms: ending.predictMs, output_bytes: ending.png.length });
+        logger.info('job succeeded', { ...fields, duration_ms: durationMs, predict_ms: ending.predictMs, output_bytes: ending.png.length, timings });
         return { outcome: 'succeeded' };
       case 'release':
         logger.info('job released', { ...fields, reason: 'batch is shutting down; the job goes back to the front of the queue' });
@@ -134,11 +140,21 @@ export class JobProcessor {
     }
   }
 
-  #apply(job: TakenJob, ending: Ending, delayMs: number): Promise<boolean | RetryResult> {
+  /** What the complete step stores; the queue wait is added there, from the record. */
+  #timings(ending: Extract<Ending, { kind: 'complete' }>, options: ProcessOptions, started: number): JobTimings {
+    return {
+      run_ms: ms(performance.now() - started),
+      predict_ms: ending.predictMs,
+      ...ending.predict,
+      ...(options.takeMs === undefined ? {} : { redis_take_ms: ms(options.takeMs) }),
+    };
+  }
+
+  #apply(job: TakenJob, ending: Ending, delayMs: number, timings: JobTimings | undefined): Promise<boolean | RetryResult> {
     const { repository } = this.#d;
     switch (ending.kind) {
       case 'complete':
-        return repository.complete(job.id, job.token, ending.png.toString('base64'));
+        return repository.complete(job.id, job.token, ending.png.toString('base64'), timings);
       case 'fail':
         return repository.fail(job.id, job.token, ending.code, ending.message);
       case 'retry':

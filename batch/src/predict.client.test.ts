@@ -49,7 +49,8 @@ async function rejection(promise: Promise<unknown>): Promise<PredictError> {
 test('predict posts the raw bytes with the job id and returns the PNG bytes', async () => {
   const s = await server();
   const out = await client([s.url]).predict('job-1', jpeg);
-  assert.deepEqual(out, png);
+  assert.deepEqual(out.png, png);
+  assert.deepEqual(out.timings, {}, 'no Server-Timing, no stage times');
   const [req] = s.requests;
   assert.equal(req?.method, 'POST');
   assert.equal(req?.path, '/predict');
@@ -87,11 +88,18 @@ test('no server reachable gives PREDICT_UNAVAILABLE naming each one', async () =
   for (const url of urls) assert.ok(error.message.includes(url), error.message);
 });
 
+test('predict\'s Server-Timing comes back as stage timings beside the PNG', async () => {
+  const s = await startFakePredict({ png, serverTiming: 'decode;dur=0.5, inference;dur=12, batch;desc=3' });
+  servers.push(s);
+  const out = await client([s.url]).predict('job-st', jpeg);
+  assert.deepEqual(out, { png, timings: { predict_decode_ms: 0.5, predict_inference_ms: 12, predict_batch_size: 3 } });
+});
+
 test('a refused or still-loading server is skipped for the next one', async () => {
   const loading = await server('loading');
   const healthy = await server();
   const c = client([await closedPortUrl(), loading.url, healthy.url]);
-  for (let call = 0; call < 3; call++) assert.deepEqual(await c.predict(`job-5-${call}`, jpeg), png);
+  for (let call = 0; call < 3; call++) assert.deepEqual((await c.predict(`job-5-${call}`, jpeg)).png, png);
   assert.equal(healthy.requests.length, 3, 'every call ended on the healthy server');
   assert.equal(loading.requests.length, 2, 'each call tries a server at most once');
 });

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
+import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
 
 export interface PredictClientOptions {
   /** One or more predict servers; calls start at the next one in turn and fail over in order. */
@@ -15,6 +16,13 @@ export interface PredictClientOptions {
 export interface PredictCallOptions {
   /** Aborts the call (shutdown); the rejection is the signal's reason, not a PredictError. */
   signal?: AbortSignal;
+}
+
+/** A cutout and predict's own account of where its time went. */
+export interface PredictOutput {
+  png: Buffer;
+  /** From predict's Server-Timing header; empty when it sent none. */
+  timings: PredictStageTimings;
 }
 
 export interface PredictServerHealth {
@@ -69,7 +77,7 @@ async function readProblem(body: Dispatcher.ResponseData['body']): Promise<{ cod
 }
 
 /** The outcome of a response, once its status is known. The body is always read or destroyed. */
-async function readPredictResponse(res: Dispatcher.ResponseData, url: string): Promise<Buffer | Unreachable> {
+async function readPredictResponse(res: Dispatcher.ResponseData, url: string): Promise<PredictOutput | Unreachable> {
   const { statusCode, headers, body } = res;
   try {
     if (statusCode === 200) {
@@ -77,7 +85,8 @@ async function readPredictResponse(res: Dispatcher.ResponseData, url: string): P
       if (!type.startsWith('image/png')) {
         throw new PredictFailedError(`predict at ${url} answered 200 with content type "${type}" instead of image/png`, statusCode);
       }
-      return Buffer.from(await body.arrayBuffer());
+      const png = Buffer.from(await body.arrayBuffer());
+      return { png, timings: predictStageTimings(headers['server-timing']) };
     }
     const problem = await readProblem(body);
     // 503 is predict still loading its model: a sibling server may be ready.
@@ -119,7 +128,7 @@ export class PredictClient {
   }
 
   /** The cutout PNG for one image. Throws a PredictError subclass (or the signal's reason when aborted). */
-  async predict(jobId: string, imageBytes: Buffer, options: PredictCallOptions = {}): Promise<Buffer> {
+  async predict(jobId: string, imageBytes: Buffer, options: PredictCallOptions = {}): Promise<PredictOutput> {
     if (this.#closing) throw new PredictUnavailableError('the predict client is closed');
     const start = this.#next;
     this.#next = (this.#next + 1) % this.urls.length;
@@ -133,7 +142,7 @@ export class PredictClient {
     throw new PredictUnavailableError(`no predict server answered: ${reasons.join('; ')}`);
   }
 
-  async #attempt(index: number, jobId: string, imageBytes: Buffer, signal: AbortSignal | undefined): Promise<Buffer | Unreachable> {
+  async #attempt(index: number, jobId: string, imageBytes: Buffer, signal: AbortSignal | undefined): Promise<PredictOutput | Unreachable> {
     const url = this.urls[index]!;
     try {
       const res = await this.#pools[index]!.request({

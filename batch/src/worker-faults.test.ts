@@ -56,6 +56,12 @@ async function pool(urls: string[], options: Partial<PoolSetup> = {}): Promise<R
 const newPrefix = () => `bf-${randomUUID().slice(0, 8)}:`;
 const reaped = (p: RunningPool, action: string) => p.logs.filter((l) => l.message === 'job reaped' && l.action === action).map((l) => l.job_id);
 
+/** The reaper logs after its Lua step returns, so Redis can show the outcome a moment before the log does. */
+async function reapedEventually(p: RunningPool, action: string, id: string): Promise<unknown[]> {
+  for (let i = 0; i < 200 && !reaped(p, action).includes(id); i++) await new Promise((r) => setTimeout(r, 10));
+  return reaped(p, action);
+}
+
 /** A worker that took a job and then died: its lease is short and nothing renews it. */
 async function deadWorkerTakes(prefix: string, count: number, maxAttempts = 3): Promise<string[]> {
   const repo = new JobRepository(inspect, { keyPrefix: prefix, ttlSeconds: 300, leaseMs: 100, maxAttempts });
@@ -94,14 +100,14 @@ test('fencing: a stalled worker whose job was reaped and run by another cannot w
     repository: stalledRepo,
     logger: stalledLog.logger,
     retry: { baseDelayMs: 10, maxDelayMs: 10 },
-    predict: { predict: () => resumed.then(() => Buffer.from('late result')) },
+    predict: { predict: () => resumed.then(() => ({ png: Buffer.from('late result'), timings: {} })) },
   }).process(job, { worker: 'stalled:1:0' });
 
   const predict = await fakePredict();
   const p = await pool([predict.url], { prefix });
   const done = await settled(p.repo, id);
   assert.deepEqual([done.status, done.attempts], ['SUCCEEDED', 2]);
-  assert.deepEqual(reaped(p, 'requeued'), [id]);
+  assert.deepEqual(await reapedEventually(p, 'requeued', id), [id]);
   resume();
   assert.deepEqual(await stalled, { outcome: 'lost' });
   const after = await p.repo.get(id);
@@ -116,7 +122,7 @@ test('the reaper fails a job as WORKER_LOST once its workers died maxAttempts ti
   const p = await pool([(await fakePredict()).url], { prefix, repository: { maxAttempts: 1 } });
   const job = await settled(p.repo, id);
   assert.deepEqual([job.status, job.error?.code, job.attempts], ['FAILED', 'WORKER_LOST', 1]);
-  assert.deepEqual(reaped(p, 'failed'), [id]);
+  assert.deepEqual(await reapedEventually(p, 'failed', id), [id]);
   assert.equal((await p.repo.deadLetters(1))[0]?.code, 'WORKER_LOST');
 });
 
@@ -130,7 +136,7 @@ test('an id left in processing without a lease is run after a grace of one lease
   const p = await pool([(await fakePredict()).url], { prefix, repository: { leaseMs: 300 } });
   const job = await settled(p.repo, id);
   assert.deepEqual([job.status, job.attempts], ['SUCCEEDED', 1]);
-  assert.deepEqual(reaped(p, 'orphan requeued'), [id]);
+  assert.deepEqual(await reapedEventually(p, 'orphan requeued', id), [id]);
   assert.equal(await inspect.exists(p.repo.keys.orphans), 0);
 });
 

@@ -25,8 +25,10 @@ after(async () => {
   await redisServer.stop();
 });
 
+const SERVER_TIMING = 'decode;dur=1.5, preprocess;dur=2, inference;dur=30.25, postprocess;dur=3, encode;dur=4.5, batch;desc=2';
+
 async function fakePredict(mode: FakePredict['mode'] = 'png', port?: number): Promise<FakePredict> {
-  const s = await startFakePredict({ png, mode, ...(port === undefined ? {} : { port }) });
+  const s = await startFakePredict({ png, mode, serverTiming: SERVER_TIMING, ...(port === undefined ? {} : { port }) });
   cleanups.push(() => s.close());
   return s;
 }
@@ -59,6 +61,28 @@ test('queued jobs run oldest first to SUCCEEDED with the output stored, one log 
   await until(() => (messages(p, p.ids[2]!).includes('job succeeded') ? true : undefined));
   assert.deepEqual(messages(p, p.ids[0]!), ['job taken', 'job succeeded']);
 });
+
+test('a finished job carries its stage timings: predict\'s Server-Timing, batch\'s own, and the queue wait', { timeout: 30_000 }, async () => {
+  const predict = await fakePredict();
+  const p = await pool([predict.url], { concurrency: 1, enqueue: 1 });
+  const job = await settled(p.repo, p.ids[0]!);
+  const t = job.timings;
+  assert.ok(t, 'timings stored');
+  assert.deepEqual(
+    [t.predict_decode_ms, t.predict_preprocess_ms, t.predict_inference_ms, t.predict_postprocess_ms, t.predict_encode_ms, t.predict_batch_size],
+    [1.5, 2, 30.25, 3, 4.5, 2],
+  );
+  assert.equal(t.queue_wait_ms, job.startedAt! - job.createdAt!);
+  for (const field of ['run_ms', 'predict_ms', 'redis_take_ms'] as const) assert.equal(typeof t[field], 'number', field);
+  assert.ok(t.run_ms! >= t.predict_ms!, 'the predict call is part of the run');
+  const line = p.logs.find((l) => l.message === 'job succeeded' && l.job_id === job.id);
+  assert.deepEqual(line?.timings, withoutQueueWait(t), 'the log line has what batch measured (the queue wait is added in Redis)');
+});
+
+function withoutQueueWait<T extends { queue_wait_ms?: number }>(t: T): Omit<T, 'queue_wait_ms'> {
+  const { queue_wait_ms: _ignored, ...rest } = t;
+  return rest;
+}
 
 test('concurrency N runs N jobs at once and never more', { timeout: 30_000 }, async () => {
   const predict = await fakePredict();

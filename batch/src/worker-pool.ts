@@ -111,8 +111,10 @@ export class WorkerPool {
       }
       const takenAt = performance.now();
       let taken;
+      let takeMs;
       try {
         taken = await repository.take(worker);
+        takeMs = performance.now() - takenAt;
       } catch (error) {
         // One line per outage, not one per retry.
         if (takeFailures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: messageOf(error) });
@@ -123,7 +125,7 @@ export class WorkerPool {
       takeFailures = 0;
       for (const { id, code } of taken.failed) logger.warn('job failed', { job_id: id, error_code: code, worker, reason: 'found when taking it' });
       if (taken.job) {
-        await this.#runJob(taken.job, worker, takenAt);
+        await this.#runJob(taken.job, worker, takenAt, takeMs);
         continue;
       }
       if (taken.failed.length > 0 || taken.dropped > 0) continue; // stopped early: there may be more
@@ -136,10 +138,10 @@ export class WorkerPool {
     }
   }
 
-  async #runJob(job: TakenJob, worker: string, takenAt: number): Promise<void> {
+  async #runJob(job: TakenJob, worker: string, takenAt: number, takeMs: number): Promise<void> {
     this.#running++;
     try {
-      const result = await this.#processor.process(job, { worker, takenAt, shutdown: this.#abort.signal, halt: this.#halt.signal });
+      const result = await this.#processor.process(job, { worker, takenAt, takeMs, shutdown: this.#abort.signal, halt: this.#halt.signal });
       if (result.errorCode === 'PREDICT_UNAVAILABLE') this.#predictDown ??= this.#waitForPredict().finally(() => (this.#predictDown = null));
     } catch (error) {
       this.#o.logger.error('job processing crashed', { job_id: job.id, worker, error: messageOf(error) });

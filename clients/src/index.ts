@@ -1,4 +1,4 @@
-export { startStack, localUrl, REPO_ROOT, StackStartError, type StackHandle, type StackOptions, type ServiceName } from './stack/stack.js';
+export { startStack, localUrl, REPO_ROOT, StackStartError, type StackHandle, type StackOptions, type StackPids, type ServiceName } from './stack/stack.js';
 export { EntryMissingError, type ServiceExit } from './stack/service-process.js';
 export { formatLogLine, type LogFormatOptions } from './stack/log-format.js';
 export { ProxyClient, ProxyUnreachableError, ApiError, type JobView, type StartedJob, type ProxyClientOptions } from './request/api-client.js';

@@ -7,17 +7,19 @@ import sharp from 'sharp';
 import { createLogger } from '@cutout/shared';
 import { createApp } from './app.js';
 import { loadModel, type LoadedModel } from './model/model-loader.js';
+import { InferenceBatcher } from './pipeline/batcher.js';
 
 const photo = readFileSync(new URL('../../test/fixtures/images/car-1.jpg', import.meta.url));
 const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
 let model: LoadedModel | undefined;
+let batcher: InferenceBatcher | undefined;
 let loaded: LoadedModel;
 let server: Server;
 let base: string;
 
 before(async () => {
   const logger = createLogger('predict-test', 'error');
-  const app = createApp({ logger, model: () => model, maxImageBytes: MAX_IMAGE_BYTES, maxImagePixels: 50_000_000 });
+  const app = createApp({ logger, model: () => model, batcher: () => batcher, maxImageBytes: MAX_IMAGE_BYTES, maxImagePixels: 50_000_000 });
   server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -54,6 +56,11 @@ test('before the model is loaded: /health 503 loading, /predict and /metadata 50
   assert.deepEqual(await ready.json(), { health: 'ok' });
 });
 
+function pickBatching(batching: Record<string, unknown>): Record<string, unknown> {
+  const { batch_size, max_batch, max_delay_ms, runs_in_flight } = batching;
+  return { batch_size, max_batch, max_delay_ms, runs_in_flight };
+}
+
 test('/metadata names the model, its tensors and preprocessing', async () => {
   model = loaded;
   const res = await fetch(`${base}/metadata`);
@@ -63,13 +70,14 @@ test('/metadata names the model, its tensors and preprocessing', async () => {
     input: unknown;
     output: unknown;
     preprocessing: { scale: string };
-    batching: { batch_size: number };
+    batching: Record<string, unknown>;
   };
   assert.equal(body.model.name, 'cutout-border');
   assert.deepEqual(body.input, { name: 'input', type: 'float32', layout: 'NCHW', shape: ['batch', 3, 320, 320] });
   assert.deepEqual(body.output, { name: 'mask', shape: ['batch', 1, 320, 320] });
   assert.equal(body.preprocessing.scale, 'divide by 255');
-  assert.equal(body.batching.batch_size, 1);
+  // No batcher given: each request runs alone.
+  assert.deepEqual(pickBatching(body.batching), { batch_size: 1, max_batch: 1, max_delay_ms: 0, runs_in_flight: 'one per request' });
 });
 
 async function assertPhotoCutout(png: Buffer): Promise<void> {
@@ -82,7 +90,7 @@ test('JSON mode: {"image": base64} → {"status":"ok","img_none_bg_base64"}, wit
   for (const image of [photo.toString('base64'), `data:image/jpeg;base64,${photo.toString('base64')}`]) {
     const res = await post(JSON.stringify({ image }), 'application/json; charset=utf-8');
     assert.equal(res.status, 200);
-    assert.match(res.headers.get('server-timing') ?? '', /decode;dur=[\d.]+, preprocess;dur=[\d.]+, inference;dur=[\d.]+, postprocess;dur=[\d.]+, encode;dur=[\d.]+/);
+    assert.match(res.headers.get('server-timing') ?? '', /^decode;dur=[\d.]+, preprocess;dur=[\d.]+, inference;dur=[\d.]+, postprocess;dur=[\d.]+, encode;dur=[\d.]+, batch;desc="1"$/);
     const body = (await res.json()) as { status: string; img_none_bg_base64: string };
     assert.equal(body.status, 'ok');
     await assertPhotoCutout(Buffer.from(body.img_none_bg_base64, 'base64'));
@@ -97,6 +105,25 @@ test('raw mode: image bytes in, image/png out, for each accepted content type', 
     assert.equal(res.headers.get('content-type'), 'image/png');
     assert.ok(res.headers.get('server-timing'));
     await assertPhotoCutout(Buffer.from(await res.arrayBuffer()));
+  }
+});
+
+test('with a batcher, concurrent requests share a run: Server-Timing says batch 4, /metadata shows the settings', async () => {
+  model = loaded;
+  batcher = new InferenceBatcher(loaded, { maxBatch: 4, maxDelayMs: 60_000 });
+  try {
+    const metadata = (await (await fetch(`${base}/metadata`)).json()) as { batching: Record<string, unknown> };
+    assert.deepEqual(pickBatching(metadata.batching), { batch_size: 4, max_batch: 4, max_delay_ms: 60_000, runs_in_flight: 1 });
+    // The long delay holds the run until all four have arrived, so the batch size is certain.
+    const responses = await Promise.all(Array.from({ length: 4 }, () => post(photo, 'image/jpeg')));
+    for (const res of responses) {
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('server-timing') ?? '', /, batch;desc="4"$/);
+      await assertPhotoCutout(Buffer.from(await res.arrayBuffer()));
+    }
+  } finally {
+    await batcher.close();
+    batcher = undefined;
   }
 });
 

@@ -4,6 +4,7 @@ import { loadConfigOrExit } from '@cutout/config';
 import { createLogger } from '@cutout/shared';
 import { createApp } from './app.js';
 import { loadModel, type LoadedModel } from './model/model-loader.js';
+import { InferenceBatcher } from './pipeline/batcher.js';
 import { ModelConfigError, parseModelSpec, type ModelSpec } from './model/model-spec.js';
 
 function badModelExit(error: unknown): never {
@@ -47,18 +48,39 @@ async function main(): Promise<void> {
   if (config.predictSharpConcurrency > 0) sharp.concurrency(config.predictSharpConcurrency);
 
   let model: LoadedModel | undefined;
+  let batcher: InferenceBatcher | undefined;
   let closing = false;
-  const app = createApp({ logger, model: () => model, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels });
+  const app = createApp({
+    logger,
+    model: () => model,
+    batcher: () => batcher,
+    maxImageBytes: config.maxImageBytes,
+    maxImagePixels: config.maxImagePixels,
+  });
   const server = createServer(app);
   await listen(server, config.predictPort, config.predictHost);
   logger.info('listening', { host: config.predictHost, port: config.predictPort, model: spec.name });
 
   // Loading after listen lets /health say "loading" instead of refusing connections.
-  loadModel(spec, { intraOpThreads: config.predictIntraOpThreads }).then(
+  loadModel(spec, {
+    intraOpThreads: config.predictIntraOpThreads,
+    interOpThreads: config.predictInterOpThreads,
+    graphOptimizationLevel: config.predictGraphOptimization,
+  }).then(
     (loaded) => {
       if (closing) return void loaded.close();
+      // The batcher is set before the model so no request can see a model without it.
+      batcher = new InferenceBatcher(loaded, { maxBatch: config.predictMaxBatch, maxDelayMs: config.predictMaxDelayMs });
       model = loaded;
-      logger.info('model loaded', { model: loaded.name, preset: loaded.preset.name, source: loaded.source, load_ms: loaded.loadMs, input_size: loaded.inputSize });
+      logger.info('model loaded', {
+        model: loaded.name,
+        preset: loaded.preset.name,
+        source: loaded.source,
+        load_ms: loaded.loadMs,
+        input_size: loaded.inputSize,
+        max_batch: batcher.maxBatch,
+        max_delay_ms: batcher.maxDelayMs,
+      });
     },
     (error: unknown) => {
       logger.error('model failed to load', { error: error instanceof Error ? error.message : String(error) });
@@ -74,8 +96,9 @@ async function main(): Promise<void> {
     }
     closing = true;
     logger.info('shutting down', { signal });
-    // Reverse order of start: stop serving first, then release the model the requests were using.
+    // Reverse order of start: stop serving first, then the batcher (its runs finish), then the model they used.
     await closeServer(server, config.shutdownGraceMs).catch((error: unknown) => logger.error('closing the server failed', { error }));
+    await batcher?.close().catch((error: unknown) => logger.error('closing the batcher failed', { error }));
     await model?.close().catch((error: unknown) => logger.error('releasing the model failed', { error }));
     logger.info('stopped');
     process.exit(0);

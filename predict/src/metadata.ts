@@ -1,34 +1,67 @@
 import type { LoadedModel } from './model/model-loader.js';
+import type { ModelPreset } from './model/presets.js';
 
 export interface MetadataLimits {
   maxImageBytes: number;
   maxImagePixels: number;
 }
 
-/** The GET /metadata body: what the model is and how images are fed to it. */
-export function describeModel(model: LoadedModel, limits: MetadataLimits): Record<string, unknown> {
-  const { preset, inputSize } = model;
+/** Extra sections the caller knows and the model does not, e.g. the batcher's limits. */
+export interface MetadataExtras {
+  batching?: Record<string, unknown>;
+}
+
+function scaleText(preset: ModelPreset): string {
+  return preset.scale === 'unit' ? 'divide by 255' : 'divide by the largest value of the resized image over all channels (at least 1e-6)';
+}
+
+function maskText(preset: ModelPreset): string {
+  switch (preset.postprocess) {
+    case 'none':
+      return 'first output, channel 0, used as is (0..1), ×255 rounded and clamped';
+    case 'minmax':
+      return 'first output, channel 0, min-max normalised, ×255 truncated to 8 bits';
+    case 'sigmoid-minmax':
+      return 'first output, channel 0, sigmoid, then min-max normalised, ×255 truncated to 8 bits';
+  }
+}
+
+/** The GET /metadata body: what the model is, its real signature, and how images are fed to it. */
+export function describeModel(model: LoadedModel, limits: MetadataLimits, extras: MetadataExtras = {}): Record<string, unknown> {
+  const { preset, inputSize, settings } = model;
+  const threads = (n: number) => (n > 0 ? n : 'onnxruntime default');
   return {
     status: 'ok',
     model: { name: model.name, preset: preset.name, description: preset.description, source: model.source, load_ms: model.loadMs },
     input: { name: model.inputName, type: 'float32', layout: 'NCHW', shape: model.inputShape },
     output: { name: model.outputName, shape: model.outputShape },
+    signature: { inputs: model.inputs, outputs: model.outputs, published: preset.published ?? null },
     preprocessing: {
       colour: 'sRGB RGB, 8-bit, EXIF orientation applied, input alpha dropped',
       resize: { width: inputSize.width, height: inputSize.height, kernel: 'lanczos3', keep_aspect: false },
-      scale: preset.scale === 'unit' ? 'divide by 255' : 'divide by the largest pixel value of the resized image',
+      scale: scaleText(preset),
       mean: preset.mean,
       std: preset.std,
+      formula: '(value / scale − mean[c]) / std[c]',
     },
     postprocessing: {
-      mask: `first output channel, ${preset.postprocess === 'none' ? 'used as is' : preset.postprocess}, clamped to 0..255`,
+      mask: maskText(preset),
+      kind: preset.postprocess,
       resize: 'lanczos3 back to the input size, joined as alpha onto the input RGB',
       output: 'PNG, RGBA, 8-bit',
     },
+    session: {
+      intra_op_threads: threads(settings.intraOpThreads),
+      inter_op_threads: threads(settings.interOpThreads),
+      graph_optimization: settings.graphOptimizationLevel,
+      execution_mode: settings.executionMode,
+    },
     batching: {
       batch_size: 1,
-      concurrency: 'each request runs its own inference; concurrent requests share one session',
-      intra_op_threads: model.intraOpThreads > 0 ? model.intraOpThreads : 'onnxruntime default',
+      supports_batching: model.supportsBatching,
+      batch_dimension: model.supportsBatching ? 'dynamic' : 'fixed',
+      intra_op_threads: threads(settings.intraOpThreads),
+      ...extras.batching,
     },
     limits: { max_image_bytes: limits.maxImageBytes, max_image_pixels: limits.maxImagePixels },
   };

@@ -3,12 +3,15 @@ import { AppError, JOB_ID_PATTERN, decodeBase64Image, type RequestLocals } from 
 import { describeModel } from './metadata.js';
 import type { LoadedModel } from './model/model-loader.js';
 import { removeBackground, type StageTimings } from './pipeline/remove-background.js';
+import { describeBatching, supportsBatching, type InferenceBatcher } from './pipeline/batcher.js';
 
 export interface PredictRouteDeps {
   /** The model once it is loaded; undefined while it is still loading. */
   model: () => LoadedModel | undefined;
   maxImageBytes: number;
   maxImagePixels: number;
+  /** The loaded model's batcher; without one every request runs its own inference at once. */
+  batcher?: () => InferenceBatcher | undefined;
 }
 
 const JSON_TYPE = 'application/json';
@@ -24,10 +27,12 @@ export function jsonBodyLimit(maxImageBytes: number): number {
   return Math.ceil(maxImageBytes / 3) * 4 + 64 * 1024;
 }
 
+const STAGES = ['decode', 'preprocess', 'inference', 'postprocess', 'encode'] as const;
+
+/** The stages in ms, then the size of the onnxruntime batch the inference ran in. */
 function serverTiming(timings: StageTimings): string {
-  return Object.entries(timings)
-    .map(([stage, ms]) => `${stage};dur=${ms}`)
-    .join(', ');
+  const stages = STAGES.map((stage) => `${stage};dur=${timings[stage]}`);
+  return [...stages, `batch;desc="${timings.batchSize}"`].join(', ');
 }
 
 function imageFromJson(body: unknown): Buffer {
@@ -70,7 +75,9 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
   router.get('/metadata', (_req, res) => {
     const model = deps.model();
     if (!model) throw new AppError(503, 'MODEL_NOT_READY', 'the model is still loading; try again in a moment');
-    res.json(describeModel(model, limits));
+    const batcher = deps.batcher?.();
+    const batching = batcher ? batcher.describe() : describeBatching(1, 0, supportsBatching(model));
+    res.json(describeModel(model, limits, { batching }));
   });
 
   router.post(
@@ -87,7 +94,7 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
         throw new AppError(413, 'BODY_TOO_LARGE', `the image is ${bytes.length} bytes, more than the limit of ${deps.maxImageBytes}; send a smaller file`);
       }
       const model = deps.model()!;
-      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels });
+      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.() });
       res.setHeader('Server-Timing', serverTiming(result.timings));
       if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.png.toString('base64') });
       else res.type('image/png').send(result.png);

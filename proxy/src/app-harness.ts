@@ -7,7 +7,9 @@ import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { closeRedisClient, createRedisClient, JobRepository, type Logger, type RedisClient } from '@cutout/shared';
+import type { Express } from 'express';
 import { createApp, type ProxyDeps } from './app.js';
+import { JobDoneListener } from './job-done.listener.js';
 
 export interface LogLine {
   message: string;
@@ -30,12 +32,29 @@ export interface RunningProxy {
   url: string;
   jobs: JobRepository;
   logs: LogLine[];
+  /** The long-poll listener on its own duplicate connection (absent with longPoll: false). */
+  jobDone: JobDoneListener | undefined;
   close(): Promise<void>;
 }
 
-export type ProxyOptions = Partial<Omit<ProxyDeps, 'jobs' | 'logger'>> & { keyPrefix: string; ttlSeconds?: number; maxQueueDepth?: number };
+export type ProxyOptions = Partial<Omit<ProxyDeps, 'jobs' | 'logger' | 'jobDone'>> & {
+  keyPrefix: string;
+  ttlSeconds?: number;
+  maxQueueDepth?: number;
+  /** Serve `?wait=` long polls (default true). */
+  longPoll?: boolean;
+  maxWaiters?: number;
+};
 
-/** The app on 127.0.0.1 and a free port, over an existing client; close() stops only the listener. */
+/** Resolves once the listener's subscription is live (a freshly started one subscribes in the background). */
+async function untilReady(listener: JobDoneListener): Promise<void> {
+  while (!listener.ready) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/**
+ * The app on 127.0.0.1 and a free port, over an existing client (and, for long polls, a
+ * duplicate of it); close() stops the HTTP listener and the duplicate, not `redis`.
+ */
 export async function startProxy(redis: RedisClient, options: ProxyOptions): Promise<RunningProxy> {
   const { logger, lines } = memoryLogger();
   const ttlSeconds = options.ttlSeconds ?? 600;
@@ -44,16 +63,30 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
     ttlSeconds,
     ...(options.maxQueueDepth === undefined ? {} : { maxQueueDepth: options.maxQueueDepth }),
   });
-  const app = createApp({
-    jobs,
-    logger,
-    limits: options.limits ?? { maxImageBytes: 20 * 1024 * 1024, maxImagePixels: 50_000_000 },
-    model: options.model ?? 'test-model',
-    jobTtlSeconds: ttlSeconds,
-    ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
-    ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
-    ...(options.queueFullRetryAfterSeconds === undefined ? {} : { queueFullRetryAfterSeconds: options.queueFullRetryAfterSeconds }),
-  });
+  let jobDone: JobDoneListener | undefined;
+  if (options.longPoll ?? true) {
+    const subscriber = redis.duplicate();
+    jobDone = new JobDoneListener({ jobs, subscriber, logger, ...(options.maxWaiters === undefined ? {} : { maxWaiters: options.maxWaiters }) });
+    jobDone.start();
+    await untilReady(jobDone);
+  }
+  let app: Express;
+  try {
+    app = createApp({
+      jobs,
+      logger,
+      ...(jobDone ? { jobDone } : {}),
+      limits: options.limits ?? { maxImageBytes: 20 * 1024 * 1024, maxImagePixels: 50_000_000 },
+      model: options.model ?? 'test-model',
+      jobTtlSeconds: ttlSeconds,
+      ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
+      ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
+      ...(options.queueFullRetryAfterSeconds === undefined ? {} : { queueFullRetryAfterSeconds: options.queueFullRetryAfterSeconds }),
+    });
+  } catch (error) {
+    await jobDone?.close();
+    throw error;
+  }
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
   });
@@ -63,9 +96,11 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
     url: `http://127.0.0.1:${port}`,
     jobs,
     logs: lines,
+    jobDone,
     async close() {
       if (closed) return;
       closed = true;
+      await jobDone?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
 import { clientErrors } from './client-errors.js';
+import type { JobDoneWaits } from './job-done.listener.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { inMiB } from './jobs.schema.js';
 import { JobService, type JobStore, type UploadLimits } from './jobs.service.js';
@@ -30,6 +31,8 @@ export interface ProxyDeps {
   redisTimeoutMs?: number;
   /** Retry-After seconds sent with 429 QUEUE_FULL (default 5). */
   queueFullRetryAfterSeconds?: number;
+  /** Long polls (`GET /get_job/{id}?wait=`); without it a wait answers at once. The caller starts and closes it. */
+  jobDone?: JobDoneWaits;
 }
 
 function checkDeps(deps: ProxyDeps): void {
@@ -59,7 +62,7 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
 export function createApp(deps: ProxyDeps): Express {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
-  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard });
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone });
   const statusService = new StatusService({
     jobs: deps.jobs,
     guard,

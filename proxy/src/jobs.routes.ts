@@ -1,9 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import type { RequestLocals } from '@cutout/shared';
-import { jsonBody, readStartJobBody } from './jobs.schema.js';
+import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
 import type { JobService } from './jobs.service.js';
 
-/** POST /start_job and GET /get_job/:job_id, the reference job API. */
+/** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
 export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
   const router = Router();
 
@@ -16,6 +16,14 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
   });
 
   router.get('/get_job/:job_id', async (req: Request<{ job_id: string }>, res: Response) => {
+    const waitMs = parseWait(req.query.wait);
+    if (waitMs > 0) {
+      // 'close' before an answer was sent means the client went away: stop waiting for it.
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      await service.waitForEnd(req.params.job_id, waitMs, gone.signal);
+      if (gone.signal.aborted) return;
+    }
     const view = await service.view(req.params.job_id);
     (res.locals as RequestLocals).jobId = view.job_id;
     res.json(view);

@@ -78,3 +78,25 @@ export function parseJobId(raw: string): string | null {
   const id = raw.toLowerCase();
   return JOB_ID_PATTERN.test(id) ? id : null;
 }
+
+/** The longest `?wait=` on GET /get_job, in seconds. */
+export const MAX_WAIT_SECONDS = 30;
+
+/**
+ * GET /get_job's `?wait=<seconds>` (0 to 30, decimals allowed) in milliseconds; 0 when absent.
+ * Anything else is a 400: a typo should not silently turn a long poll into a busy loop.
+ */
+export function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const text = typeof raw === 'string' ? raw.trim() : undefined;
+  const seconds = text !== undefined && /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
+  if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
+    const given = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 40)) : 'given more than once';
+    throw new AppError(
+      400,
+      'INVALID_WAIT',
+      `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS} (decimals allowed, e.g. ?wait=2.5), given once; got ${given}`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}

@@ -8,8 +8,10 @@ import {
   type JobRecord,
   type JobRepository,
   type JobStatus,
+  type JobTimings,
   type Logger,
 } from '@cutout/shared';
+import type { JobDoneWaits, WakeReason } from './job-done.listener.js';
 import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
 import type { RedisGuard } from './redis-guard.js';
 
@@ -60,6 +62,8 @@ export interface JobView {
   started_at: string | null;
   finished_at: string | null;
   attempts: number;
+  /** Where the time went (queue wait, predict's stages, ...), once the job SUCCEEDED; else null. */
+  timings: JobTimings | null;
 }
 
 const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -78,8 +82,11 @@ export function toJobView(record: JobRecord): JobView {
     started_at: isoTime(record.startedAt),
     finished_at: isoTime(record.finishedAt),
     attempts: record.attempts,
+    timings: record.timings,
   };
 }
+
+const isFinal = (status: JobStatus) => status === 'SUCCEEDED' || status === 'FAILED';
 
 function queueFull(depth: number): AppError {
   return new AppError(
@@ -94,6 +101,8 @@ export interface JobServiceDeps {
   logger: Logger;
   limits: UploadLimits;
   guard: RedisGuard;
+  /** Long polls; without it `?wait=` answers at once. */
+  jobDone?: JobDoneWaits | undefined;
 }
 
 export interface StartedJob {
@@ -120,6 +129,28 @@ export class JobService {
     }
     this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length });
     return { jobId, header, bytes: bytes.length };
+  }
+
+  /**
+   * Resolves once the job has ended, `waitMs` has passed, `signal` aborted (the client left)
+   * or no wait can be held (the subscriber is down, too many waits, shutdown): then read the
+   * view. Unknown ids return at once, for view() to answer 404.
+   */
+  async waitForEnd(rawId: string, waitMs: number, signal?: AbortSignal): Promise<WakeReason | 'now'> {
+    const id = parseJobId(rawId);
+    const wait = id === null || waitMs <= 0 ? null : (this.deps.jobDone?.waitFor(id, waitMs, signal) ?? null);
+    if (id === null || wait === null) return 'now';
+    try {
+      // Registered before this read: an end published after it wakes the wait, one before shows here.
+      const record = await this.deps.guard('get job state', () => this.deps.jobs.get(id, { withImages: false }));
+      if (record === null || isFinal(record.status)) return 'now';
+      this.deps.logger.debug('long poll waiting', { job_id: id, wait_ms: waitMs, job_status: record.status });
+      const reason = await wait.woken;
+      this.deps.logger.debug('long poll woken', { job_id: id, reason });
+      return reason;
+    } finally {
+      wait.cancel();
+    }
   }
 
   /** The job's view; 404 JOB_NOT_FOUND for ids that are not ours, unknown or expired. */

@@ -140,6 +140,24 @@ test('SIGTERM: new connections are refused, the upload in flight completes, and 
   assert.ok(proxy.lines.some((l) => l.message === 'job queued'), 'the upload finished during shutdown was queued');
 });
 
+test('SIGTERM answers a long poll at once with the current state instead of holding the shutdown', async () => {
+  const proxy = await runProxy({ REDIS_KEY_PREFIX: 'main-poll:', SHUTDOWN_GRACE_MS: '20000', LOG_LEVEL: 'debug' });
+  await proxy.waitFor('job-done subscriber ready');
+  const url = `http://127.0.0.1:${proxy.port}`;
+  const started = await postJson<{ job_id: string }>(`${url}/start_job`, body);
+  const id = started.body.job_id;
+  // The wait outlasts the grace period: only a released wait can answer before the cut.
+  const answer = call<{ job_status: string }>(`${url}/get_job/${id}?wait=30`);
+  await proxy.waitFor('long poll waiting');
+  proxy.child.kill('SIGTERM');
+  const res = await answer;
+  assert.equal(res.status, 200);
+  assert.equal(res.body.job_status, 'QUEUED');
+  assert.equal(res.headers.get('connection'), 'close');
+  assert.equal(await proxy.exited, 0);
+  assert.ok(!proxy.lines.some((l) => l.message === 'grace period over: closing the connections still open'));
+});
+
 test('a request still running when the grace period ends is cut, and the proxy still exits 0', async () => {
   const proxy = await runProxy({ REDIS_KEY_PREFIX: 'main-grace:', SHUTDOWN_GRACE_MS: '200' });
   const upload = await halfSentUpload(proxy.port);

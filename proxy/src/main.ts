@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
 import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
 import { createApp } from './app.js';
+import { JobDoneListener } from './job-done.listener.js';
 import { gracefulShutdown } from './shutdown.js';
 
 const config = loadConfigOrExit('proxy');
@@ -29,6 +30,10 @@ redis.on('ready', () => {
 redis.connect().catch((error: unknown) => logger.error('redis connect failed', { error: error instanceof Error ? error.message : String(error) }));
 
 const jobs = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSeconds: config.jobTtlSeconds, maxQueueDepth: config.queueMaxDepth });
+// Long polls: one subscribed connection of its own (a subscribed connection runs nothing else).
+const subscriber = redis.duplicate({ name: 'cutout-proxy-job-done' });
+const jobDone = new JobDoneListener({ jobs, subscriber, logger });
+jobDone.start();
 const app = createApp({
   jobs,
   logger,
@@ -36,6 +41,7 @@ const app = createApp({
   model: config.model,
   jobTtlSeconds: config.jobTtlSeconds,
   redisTimeoutMs: config.redisCommandTimeoutMs,
+  jobDone,
 });
 
 const server: Server = app.listen(config.proxyPort, config.proxyHost, (error?: Error) => {
@@ -62,7 +68,11 @@ const onSignal = gracefulShutdown({
   graceMs: config.shutdownGraceMs,
   // close() waits for pending replies, which a frozen Redis never sends: then reject them and
   // let the exit drop the socket (destroy() throws once close() has begun, after the flush).
-  steps: [{ name: 'redis', close: () => closeRedisClient(redis), force: () => ignoreError(() => redis.destroy()) }],
+  beforeClose: () => void jobDone.close(),
+  steps: [
+    { name: 'job-done subscriber', close: () => jobDone.close(), force: () => ignoreError(() => subscriber.destroy()) },
+    { name: 'redis', close: () => closeRedisClient(redis), force: () => ignoreError(() => redis.destroy()) },
+  ],
   exit: (code) => process.exit(code),
 });
 process.on('SIGTERM', onSignal);

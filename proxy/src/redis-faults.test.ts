@@ -104,11 +104,23 @@ test('the proxy connection killed by Redis (CLIENT KILL) is re-made by itself; n
   try {
     assert.equal((await postJson<Answer>(`${p.url}/start_job`, upload())).status, 200);
     const killed = await admin.clientKill({ filter: 'SKIPME', skipMe: true });
-    assert.equal(killed, 1, 'the proxy connection was the one other client');
+    assert.equal(killed, 2, 'the proxy connections (commands and the job-done subscriber) were the other clients');
     const answers = await Promise.all(Array.from({ length: 5 }, () => postJson<Answer>(`${p.url}/start_job`, upload())));
     for (const res of answers) assert.ok(res.status === 200 || res.status === 503, `200 or 503, got ${res.status}`);
     await waitHealthy(p);
-    assert.equal((await postJson<Answer>(`${p.url}/start_job`, upload())).status, 200);
+    const started = await postJson<Answer>(`${p.url}/start_job`, upload());
+    assert.equal(started.status, 200);
+
+    // The subscriber came back subscribed: a long poll is woken by the end again.
+    while (!p.jobDone?.ready) await new Promise((r) => setTimeout(r, 20));
+    const id = started.body.job_id!;
+    const poll = call<Answer>(`${p.url}/get_job/${id}?wait=30`);
+    while (p.jobDone.waiting === 0) await new Promise((r) => setTimeout(r, 5));
+    let job = (await p.jobs.take('w')).job;
+    while (job && job.id !== id) job = (await p.jobs.take('w')).job; // older uploads first
+    assert.ok(job, 'the job was taken');
+    await p.jobs.complete(id, job.token, 'b3V0');
+    assert.equal((await poll).body.job_status, 'SUCCEEDED');
   } finally {
     await p.close();
     await closeRedisClient(admin);

@@ -15,6 +15,11 @@ export interface ShutdownOptions {
   graceMs: number;
   /** Run in order once the HTTP server has closed; every step runs even if one before it failed. */
   steps: ShutdownStep[];
+  /**
+   * Runs at the signal, before the server closes: long polls answer now with the state they
+   * have instead of holding the shutdown for the rest of their wait.
+   */
+  beforeClose?: () => void;
   /** How long one step may take before it is forced (default 2 s). */
   stepTimeoutMs?: number;
   exit: (code: number) => void;
@@ -72,6 +77,11 @@ export function gracefulShutdown(options: ShutdownOptions): (signal: NodeJS.Sign
 
   async function stop(signal: NodeJS.Signals): Promise<void> {
     logger.info('shutting down', { signal, grace_ms: graceMs });
+    try {
+      options.beforeClose?.();
+    } catch (error) {
+      logger.error('shutdown step failed', { step: 'before close', error: errorText(error) });
+    }
     const deadline = setTimeout(() => {
       logger.warn('grace period over: closing the connections still open', { grace_ms: graceMs });
       server.closeAllConnections();

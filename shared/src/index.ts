@@ -17,6 +17,7 @@ export {
   type ReapResult,
   type DeadLetter,
 } from './redis/job.repository.js';
+export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } from './redis/job-timings.js';
 export { requestContext, type RequestLocals } from './http/request-context.js';
 export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { freePort } from './process/free-port.js';

@@ -83,6 +83,23 @@ test('getJob asks /get_job/<id> with the id escaped and returns the view', async
   );
 });
 
+test('getJob with waitMs long-polls with ?wait=<seconds>, capped at 30; no or a tiny wait sends none', async () => {
+  await withServer(
+    () => ({ status: 200, body: { status: 'ng', job_id: 'j', job_status: 'QUEUED', img_out_base64: null } }),
+    async (client, received) => {
+      await client.getJob('j', { waitMs: 1500 });
+      await client.getJob('j', { waitMs: 120_000 });
+      await client.getJob('j', { waitMs: 0.2 });
+      await client.getJob('j', { waitMs: -5 });
+      await client.getJob('j', { waitMs: 7 });
+      assert.deepEqual(
+        received.map((r) => r.path),
+        ['/get_job/j?wait=1.5', '/get_job/j?wait=30', '/get_job/j', '/get_job/j', '/get_job/j?wait=0.007'],
+      );
+    },
+  );
+});
+
 test('an answer without the fields the contract promises is rejected', async () => {
   await withServer(
     () => ({ status: 200, body: { status: 'ok' } }),

@@ -8,6 +8,8 @@ export interface JobView {
   job_status: JobStatus;
   img_out_base64: string | null;
   error?: { code: string; message: string };
+  /** Where the time went, once SUCCEEDED (newer proxies); see the README. */
+  timings?: Record<string, number> | null;
 }
 
 export interface StartedJob {
@@ -60,6 +62,9 @@ export interface ProxyClientOptions {
   onExchange?: (exchange: Exchange) => void;
 }
 
+/** The proxy's longest `?wait=`. */
+export const MAX_WAIT_MS = 30_000;
+
 const IMAGE_FIELDS = /^(img_in_base64|img_out_base64|img_none_bg_base64|image)$/;
 
 function summarize(body: unknown): string {
@@ -104,8 +109,14 @@ export class ProxyClient {
     return body as StartedJob;
   }
 
-  async getJob(jobId: string): Promise<JobView> {
-    const body = this.ok(await this.call('GET', `/get_job/${encodeURIComponent(jobId)}`)) as Partial<JobView>;
+  /**
+   * GET /get_job. With `waitMs`, a long poll: the proxy answers as soon as the job ends, or after
+   * the wait with its current state (up to 30 s; a proxy without long polls answers at once).
+   */
+  async getJob(jobId: string, options: { waitMs?: number } = {}): Promise<JobView> {
+    const waitMs = Math.min(Math.round(options.waitMs ?? 0), MAX_WAIT_MS);
+    const query = waitMs >= 1 ? `?wait=${waitMs / 1000}` : '';
+    const body = this.ok(await this.call('GET', `/get_job/${encodeURIComponent(jobId)}${query}`)) as Partial<JobView>;
     if (typeof body.job_status !== 'string') throw new ApiError(200, 'BAD_ANSWER', `get_job answered without a job_status: ${summarize(body)}`);
     return body as JobView;
   }

@@ -33,7 +33,8 @@ Options:
   --in_images_dir <dir>    folder of .jpg .jpeg .png .webp files (default: in_images)
   --out_images_dir <dir>   where <name>.png cutouts are written (default: out_images)
   --n_pollings <number>    polling rounds before giving up (default: 100)
-  --poll_interval <secs>   seconds between polling rounds (default: 1)
+  --poll_interval <secs>   seconds per polling round; polls wait on the proxy for
+                           what is left of the round, so results come at once (default: 1)
   --concurrency <number>   uploads and polls in flight at once (default: 4)
   --debug                  print the options and every request and answer
   --help                   show this help

@@ -28,7 +28,8 @@ function fakeProxy() {
       jobs.set(id, { input, polls: 0 });
       return { status: 200, body: { status: 'ok', job_id: id, job_status: 'QUEUED' } };
     }
-    const id = r.path.replace('/get_job/', '');
+    // A proxy from before long polls: `?wait=` is ignored and it answers at once.
+    const id = r.path.replace('/get_job/', '').replace(/\?.*$/, '');
     const job = jobs.get(id);
     if (!job) return { status: 404, body: { status: 'ng', error: { code: 'JOB_NOT_FOUND', message: 'no such job' } } };
     job.polls++;
@@ -97,6 +98,29 @@ test('every image is submitted as its own bytes and each outcome is reported', a
     const summary = formatSummary(result, 3);
     assert.equal(summary[0], 'summary: 3 succeeded, 2 failed, 1 timed out (of 6)');
     assert.ok(summary.some((l) => /timed out\s+e\.png: job job-\d+ still RUNNING after 3 polling rounds/.test(l)), summary.join('\n'));
+  } finally {
+    await client.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('polls long-poll for what is left of each round; a proxy that ignores wait still gets every result', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cutout-runner-'));
+  const server = await startTinyServer(fakeProxy());
+  const client = new ProxyClient({ baseUrl: server.url });
+  try {
+    mkdirSync(join(dir, 'in'));
+    writeFileSync(join(dir, 'in', 'a.png'), 'ok-later');
+    writeFileSync(join(dir, 'in', 'b.png'), 'never');
+    const result = await runRequests(options(dir, { pollIntervalMs: 200, nPollings: 3 }), { client, ...collector() });
+    assert.deepEqual(result.succeeded.map((s) => s.name), ['a.png']);
+    assert.deepEqual(result.timedOut.map((t) => t.name), ['b.png']);
+    const polls = server.received.filter((r) => r.path.startsWith('/get_job/')).map((r) => r.path);
+    assert.equal(polls.length, 2 + 3);
+    const waits = polls.map((path) => /\?wait=([\d.]+)$/.exec(path)?.[1]).filter((w) => w !== undefined).map(Number);
+    assert.ok(waits.length > 0, `the polls ask the proxy to wait: ${polls.join(' ')}`);
+    assert.ok(waits.every((w) => w > 0 && w <= 0.2), `never past the round's poll_interval: ${waits.join(' ')}`);
   } finally {
     await client.close();
     await server.close();

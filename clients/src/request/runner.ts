@@ -119,10 +119,14 @@ class Run {
     let pending = jobs;
     for (let round = 1; round <= this.options.nPollings && pending.length > 0; round++) {
       this.state.round = round;
-      const finished = await Promise.all(pending.map((job) => this.limit(() => this.poll(job))));
+      // A round lasts poll_interval: its polls wait on the proxy (long poll) for whatever is left
+      // of it, so a result comes back the moment it is ready; a proxy that ignores `wait`
+      // answers at once and the rest of the round is slept, as before.
+      const roundEnd = performance.now() + this.options.pollIntervalMs;
+      const finished = await Promise.all(pending.map((job) => this.limit(() => this.poll(job, roundEnd))));
       pending = pending.filter((_, i) => !finished[i]);
       this.deps.reporter.update(this.state);
-      if (pending.length > 0 && round < this.options.nPollings) await sleep(this.options.pollIntervalMs);
+      if (pending.length > 0 && round < this.options.nPollings) await sleep(Math.max(0, roundEnd - performance.now()));
     }
     for (const job of pending) {
       const timedOut: TimedOut = { name: job.name, jobId: job.jobId, lastStatus: job.lastStatus };
@@ -131,11 +135,11 @@ class Run {
     }
   }
 
-  /** One get_job; true once the job needs no more polling. */
-  private async poll(job: Pending): Promise<boolean> {
+  /** One get_job, waiting on the proxy until `roundEnd` at most; true once the job needs no more polling. */
+  private async poll(job: Pending, roundEnd: number): Promise<boolean> {
     let view: JobView;
     try {
-      view = await this.deps.client.getJob(job.jobId);
+      view = await this.deps.client.getJob(job.jobId, { waitMs: roundEnd - performance.now() });
     } catch (error) {
       // A 4xx (e.g. the job expired) will not change; a 5xx or a dropped connection may pass.
       if (error instanceof ApiError && !error.retryable) {

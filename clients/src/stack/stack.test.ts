@@ -59,7 +59,17 @@ test('starts redis, predict, batch, proxy wired together and stops them in rever
     assert.equal(await ping(stack.redisUrl), '+PONG');
     assert.equal((await fetch(`${stack.predictUrl}/health`)).status, 200);
     assert.deepEqual(await (await fetch(`${stack.proxyUrl}/health`)).json(), { status: 'ok' });
-    const envLines = lines.map((l) => JSON.parse(l)).filter((e) => e.message === 'env');
+    const pids = stack.pids;
+    assert.deepEqual(Object.keys(pids).sort(), ['batch', 'predict', 'proxy', 'redis']);
+    assert.equal(new Set(Object.values(pids)).size, 4, 'four distinct processes');
+    for (const [name, pid] of Object.entries(pids)) {
+      assert.ok(Number.isInteger(pid) && pid > 0, name);
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^VmHWM:\s+\d+ kB$/m, `${name}'s peak memory is readable`);
+    }
+    // Batch has no health check, so its first line may still be on its way when startStack returns.
+    const envOf = () => lines.map((l) => JSON.parse(l)).filter((e) => e.message === 'env');
+    while (envOf().length < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    const envLines = envOf();
     assert.deepEqual(envLines.map((e) => e.service).sort(), ['batch', 'predict', 'proxy']);
     for (const e of envLines) {
       assert.equal(e.redis_url, stack.redisUrl, `${e.service} got the private Redis`);

@@ -39,6 +39,14 @@ export interface StackOptions {
   startTimeoutMs?: number;
 }
 
+export interface StackPids {
+  readonly predict: number;
+  readonly batch: number;
+  readonly proxy: number;
+  /** Only when the stack started its own redis-server. */
+  readonly redis?: number;
+}
+
 export interface StackHandle {
   readonly proxyUrl: string;
   readonly predictUrl: string;
@@ -46,6 +54,8 @@ export interface StackHandle {
   /** True when the stack started its own redis-server. */
   readonly privateRedis: boolean;
   readonly redisDataDir: string | undefined;
+  /** Process ids, e.g. to read a service's peak memory (VmHWM in /proc/<pid>/status); redis only when private. */
+  readonly pids: StackPids;
   /** Resolves when a service exits without being asked to; never resolves otherwise. */
   readonly crashed: Promise<ServiceExit>;
   /** Stops proxy, batch, predict (in that order), then the private Redis. Safe to call twice. */
@@ -220,7 +230,11 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
     await stack.waitHealthy('proxy', proxyUrl);
     const late = stack.deadService();
     if (late) throw late;
+    const pid = (name: ServiceName) => stack.services.get(name)?.pid ?? 0;
+    const redisPid = stack.redis?.process.pid;
+    const pids: StackPids = { predict: pid('predict'), batch: pid('batch'), proxy: pid('proxy'), ...(redisPid === undefined ? {} : { redis: redisPid }) };
     return {
+      pids,
       proxyUrl,
       predictUrl,
       redisUrl,

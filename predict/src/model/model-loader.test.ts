@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import { removeBackground } from '../pipeline/remove-background.js';
 import { circle, maskIou, plain, renderScene } from '../testing/synthetic-images.js';
 import { buildBorderModel } from './border-model.js';
-import { encodeModel, floatValueInfo, node } from './onnx-graph.js';
+import { describeModel } from '../metadata.js';
+import { encodeModel, floatTensor, floatValueInfo, node, type Dim } from './onnx-graph.js';
 import { loadModel } from './model-loader.js';
 import { ModelConfigError, parseModelSpec } from './model-spec.js';
 
@@ -100,4 +101,78 @@ test('MODEL: a file that is not ONNX, or has the wrong input rank, fails to load
   });
   writeFileSync(flat, flatModel);
   await assert.rejects(loadModel(flat), /MODEL=".*flat\.onnx": the model's input has rank 2/);
+});
+
+async function cutoutAlpha(model: Awaited<ReturnType<typeof loadModel>>): Promise<Buffer> {
+  const { rgb } = renderScene({ width: 240, height: 180, background: plain([240, 240, 235]), shape: circle(120, 90, 50), colour: [200, 40, 40] });
+  const png = await sharp(rgb, { raw: { width: 240, height: 180, channels: 3 } }).png().toBuffer();
+  const result = await removeBackground(png, model, { maxImagePixels: 1_000_000 });
+  return sharp(result.png).extractChannel(3).raw().toBuffer();
+}
+
+test('session options: no optimisation, one intra-op and one inter-op thread load, run, match the defaults and are reported', async () => {
+  const tuned = await loadModel('cutout-border', { graphOptimizationLevel: 'disabled', intraOpThreads: 1, interOpThreads: 1 });
+  const plainModel = await loadModel('cutout-border');
+  try {
+    assert.deepEqual(tuned.settings, { intraOpThreads: 1, interOpThreads: 1, graphOptimizationLevel: 'disabled', executionMode: 'parallel' });
+    assert.deepEqual(plainModel.settings, { intraOpThreads: 0, interOpThreads: 0, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+    const [a, b] = await Promise.all([cutoutAlpha(tuned), cutoutAlpha(plainModel)]);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    assert.ok(worst <= 1, `the settings changed the mask by up to ${worst}`);
+    assert.ok(a.some((v) => v > 200) && a.some((v) => v < 20), 'the mask has both subject and background');
+    const session = describeModel(tuned, { maxImageBytes: 1, maxImagePixels: 1 }).session;
+    assert.deepEqual(session, { intra_op_threads: 1, inter_op_threads: 1, graph_optimization: 'disabled', execution_mode: 'parallel' });
+  } finally {
+    await Promise.all([tuned.close(), plainModel.close()]);
+  }
+});
+
+test('supportsBatching: a named or -1 batch dimension batches, a fixed one does not', async () => {
+  const cases: [Dim, boolean][] = [['batch', true], [-1, true], [1, false], [2, false]];
+  for (const [batch, expected] of cases) {
+    const file = join(dir, `batch-${batch}.onnx`);
+    writeFileSync(
+      file,
+      encodeModel({
+        graphName: 'batch_probe',
+        docString: 'channel mix',
+        nodes: [node('Conv', ['x', 'w'], 'y')],
+        initializers: [floatTensor('w', [1, 3, 1, 1], [1, 1, 1])],
+        inputs: [floatValueInfo('x', [batch, 3, 8, 8])],
+        outputs: [floatValueInfo('y', [batch, 1, 8, 8])],
+        opset: 17,
+      }),
+    );
+    const model = await loadModel(`u2net:${file}`);
+    try {
+      assert.equal(model.supportsBatching, expected, `batch dimension ${batch}`);
+      assert.deepEqual(model.inputSize, { width: 8, height: 8 });
+    } finally {
+      await model.close();
+    }
+  }
+});
+
+test('a model with several outputs is read through its first, as rembg does', async () => {
+  const file = join(dir, 'two-outputs.onnx');
+  writeFileSync(
+    file,
+    encodeModel({
+      graphName: 'two_outputs',
+      docString: 'first output named last alphabetically',
+      nodes: [node('Conv', ['img', 'w'], 'z_first'), node('Sigmoid', ['z_first'], 'a_second')],
+      initializers: [floatTensor('w', [1, 3, 1, 1], [1, 1, 1])],
+      inputs: [floatValueInfo('img', [1, 3, 16, 16])],
+      outputs: [floatValueInfo('z_first', [1, 1, 16, 16]), floatValueInfo('a_second', [1, 1, 16, 16])],
+      opset: 17,
+    }),
+  );
+  const model = await loadModel(`u2net:${file}`);
+  try {
+    assert.equal(model.outputName, 'z_first');
+    assert.deepEqual(model.outputs.map((o) => o.name), ['z_first', 'a_second']);
+  } finally {
+    await model.close();
+  }
 });

@@ -1,12 +1,29 @@
 import ort from 'onnxruntime-node';
+import type { GraphOptimizationLevel } from '@cutout/config';
 import { ModelConfigError, parseModelSpec, type ModelSpec } from './model-spec.js';
-import type { ModelPreset } from './presets.js';
+import type { ModelPreset, Shape, TensorSignature } from './presets.js';
 
-export type Shape = readonly (number | string)[];
+export type { Shape, TensorSignature } from './presets.js';
 
+/** onnxruntime session settings; every field has a default that suits any core count. */
 export interface LoadOptions {
-  /** onnxruntime intra-op threads per session; 0 leaves onnxruntime's default (one per core). */
+  /** Threads one inference may use; 0 (default) leaves onnxruntime's choice, one per physical core. */
   intraOpThreads?: number;
+  /**
+   * Threads running independent branches of the graph at once; 0 (default) leaves onnxruntime's
+   * choice. Above 0 it also switches the session to parallel execution, the only mode that uses them.
+   */
+  interOpThreads?: number;
+  /** Graph rewrites at load time; default 'all'. 'disabled' loads fastest and runs slowest. */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+}
+
+/** The session settings a model was loaded with, as /metadata reports them. */
+export interface SessionSettings {
+  readonly intraOpThreads: number;
+  readonly interOpThreads: number;
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
+  readonly executionMode: 'sequential' | 'parallel';
 }
 
 /** A model ready to run: its session, the names and shapes it was checked against, and close(). */
@@ -16,30 +33,34 @@ export interface LoadedModel {
   readonly source: 'built-in' | 'file';
   readonly path: string;
   readonly session: ort.InferenceSession;
+  /** The model's first input and first output: the ones fed and read, as rembg does. */
   readonly inputName: string;
   readonly outputName: string;
   readonly inputShape: Shape;
   readonly outputShape: Shape;
+  /** Every input and output the model declares, in order. */
+  readonly inputs: readonly TensorSignature[];
+  readonly outputs: readonly TensorSignature[];
   /** The height and width images are resized to. */
   readonly inputSize: { readonly width: number; readonly height: number };
+  /** True when the first input's batch dimension is symbolic, so several images may share one run. */
+  readonly supportsBatching: boolean;
+  readonly settings: SessionSettings;
+  /** Same as settings.intraOpThreads; kept for callers written before settings existed. */
   readonly intraOpThreads: number;
   readonly loadMs: number;
   /** Releases the session; safe to call twice. */
   close(): Promise<void>;
 }
 
-function pick(spec: ModelSpec, kind: 'input' | 'output', names: readonly string[], fixed: string | undefined): string {
-  const name = fixed ?? names[0];
-  if (name === undefined || !names.includes(name)) {
-    const want = fixed ? `an ${kind} named "${fixed}"` : `at least one ${kind}`;
-    throw new ModelConfigError(spec.value, `the model has ${kind}s [${names.join(', ')}] but the ${spec.preset.name} preset needs ${want}; pick the preset that matches the model`);
-  }
-  return name;
+function signatures(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] {
+  return metadata.map((m) => ({ name: m.name, shape: m.isTensor ? [...m.shape] : [] }));
 }
 
-function shapeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], name: string): Shape {
-  const entry = metadata.find((m) => m.name === name);
-  return entry?.isTensor ? entry.shape : [];
+function first(spec: ModelSpec, kind: 'input' | 'output', list: readonly TensorSignature[]): TensorSignature {
+  const entry = list[0];
+  if (!entry) throw new ModelConfigError(spec.value, `the model has no ${kind}; point MODEL at a background-removal model`);
+  return entry;
 }
 
 /** Checks the input is NCHW with 3 channels and works out the size to resize to. */
@@ -55,13 +76,68 @@ function inputSizeOf(spec: ModelSpec, shape: Shape): { width: number; height: nu
   return { height: fixedOr(shape[2]), width: fixedOr(shape[3]) };
 }
 
-async function createSession(spec: ModelSpec, intraOpThreads: number): Promise<ort.InferenceSession> {
+/**
+ * onnxruntime reports a named dimension by its name and an unnamed or -1 one as ''; either means
+ * any batch size. A rank-unknown input is not trusted with batches.
+ */
+function batchIsDynamic(shape: Shape): boolean {
+  const batch = shape[0];
+  return typeof batch === 'string' || (typeof batch === 'number' && batch < 0);
+}
+
+export function sessionSettings(options: LoadOptions): SessionSettings {
+  const intraOpThreads = options.intraOpThreads ?? 0;
+  const interOpThreads = options.interOpThreads ?? 0;
+  return {
+    intraOpThreads,
+    interOpThreads,
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    executionMode: interOpThreads > 0 ? 'parallel' : 'sequential',
+  };
+}
+
+function sessionOptions(settings: SessionSettings): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: settings.graphOptimizationLevel,
+    executionMode: settings.executionMode,
+    // 0 would also mean "default" to onnxruntime, but leaving the key out keeps that explicit.
+    ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+    ...(settings.interOpThreads > 0 ? { interOpNumThreads: settings.interOpThreads } : {}),
+  };
+}
+
+async function createSession(spec: ModelSpec, settings: SessionSettings): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(spec.path, intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {});
+    return await ort.InferenceSession.create(spec.path, sessionOptions(settings));
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ModelConfigError(spec.value, `${spec.path} is not an ONNX model onnxruntime can load (${reason}); point MODEL at a valid .onnx file`);
   }
+}
+
+function describe(spec: ModelSpec, session: ort.InferenceSession, settings: SessionSettings, started: number): Omit<LoadedModel, 'close'> {
+  const inputs = signatures(session.inputMetadata);
+  const outputs = signatures(session.outputMetadata);
+  const input = first(spec, 'input', inputs);
+  const output = first(spec, 'output', outputs);
+  return {
+    name: spec.name,
+    preset: spec.preset,
+    source: spec.source,
+    path: spec.path,
+    session,
+    inputName: input.name,
+    outputName: output.name,
+    inputShape: input.shape,
+    outputShape: output.shape,
+    inputs,
+    outputs,
+    inputSize: inputSizeOf(spec, input.shape),
+    supportsBatching: batchIsDynamic(input.shape),
+    settings,
+    intraOpThreads: settings.intraOpThreads,
+    loadMs: Math.round((performance.now() - started) * 10) / 10,
+  };
 }
 
 /**
@@ -70,28 +146,14 @@ async function createSession(spec: ModelSpec, intraOpThreads: number): Promise<o
  */
 export async function loadModel(model: string | ModelSpec, options: LoadOptions = {}): Promise<LoadedModel> {
   const spec = typeof model === 'string' ? parseModelSpec(model) : model;
-  const intraOpThreads = options.intraOpThreads ?? 0;
+  const settings = sessionSettings(options);
   const started = performance.now();
-  const session = await createSession(spec, intraOpThreads);
+  const session = await createSession(spec, settings);
   try {
-    const inputName = pick(spec, 'input', session.inputNames, spec.preset.inputName);
-    const outputName = pick(spec, 'output', session.outputNames, spec.preset.outputName);
-    const inputShape = shapeOf(session.inputMetadata, inputName);
-    const inputSize = inputSizeOf(spec, inputShape);
+    const described = describe(spec, session, settings, started);
     let released = false;
     return {
-      name: spec.name,
-      preset: spec.preset,
-      source: spec.source,
-      path: spec.path,
-      session,
-      inputName,
-      outputName,
-      inputShape,
-      outputShape: shapeOf(session.outputMetadata, outputName),
-      inputSize,
-      intraOpThreads,
-      loadMs: Math.round((performance.now() - started) * 10) / 10,
+      ...described,
       async close() {
         if (released) return;
         released = true;

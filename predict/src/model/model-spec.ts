@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILT_IN_MODEL_FILES, DEFAULT_PRESET, MODEL_PRESETS, type ModelPreset } from './presets.js';
+import { BUILT_IN_MODEL_FILES, DEFAULT_PRESET, MODEL_PRESETS, findPreset, type ModelPreset } from './presets.js';
 
 /** A MODEL value that cannot work; the message names MODEL and says how to fix it. */
 export class ModelConfigError extends Error {
@@ -56,17 +56,18 @@ function fromPreset(value: string, preset: ModelPreset): ModelSpec {
 
 /**
  * Reads MODEL: a preset name (`cutout-border`), a path to an .onnx file that follows the default
- * preset's conventions (`/models/my.onnx`), or both (`u2net:/models/u2net.onnx`).
+ * preset's conventions (`/models/my.onnx`), or both (`u2net:/models/u2net.onnx`). Preset names are
+ * rembg's (`isnet-general-use`, `u2net_human_seg`); the older `isnet` and `birefnet` still work.
  * Checks only what can be checked without loading; throws ModelConfigError.
  */
 export function parseModelSpec(value: string): ModelSpec {
   const text = value.trim();
   if (text === '') throw new ModelConfigError(value, `empty; use a preset (${presetList()}) or a path to an .onnx file`);
-  const preset = MODEL_PRESETS[text];
+  const preset = findPreset(text);
   if (preset) return fromPreset(value, preset);
   const split = PRESET_THEN_PATH.exec(text);
   if (split?.[1] && split[2]) {
-    const named = MODEL_PRESETS[split[1]];
+    const named = findPreset(split[1]);
     if (named) return fromFile(value, named, split[2]);
     throw new ModelConfigError(value, `unknown preset "${split[1]}"; use one of ${presetList()}, as MODEL=<preset>:/path/to/model.onnx`);
   }

@@ -4,6 +4,7 @@ import type { LoadedModel } from '../model/model-loader.js';
 import { decodeImage, type DecodedImage } from './decode.js';
 import type { ImageFormat } from '@cutout/shared';
 import { toInputTensor, toMaskBytes } from './tensor.js';
+import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -12,6 +13,8 @@ export interface StageTimings {
   inference: number;
   postprocess: number;
   encode: number;
+  /** How many images shared the onnxruntime run this one was in (1 = it ran alone). */
+  batchSize: number;
 }
 
 export interface CutoutResult {
@@ -26,6 +29,8 @@ export interface CutoutResult {
 export interface RemoveBackgroundOptions {
   /** Larger images are refused with 422 TOO_MANY_PIXELS. */
   maxImagePixels: number;
+  /** Gathers concurrent images into shared onnxruntime runs; without one, each image runs alone at once. */
+  batcher?: InferenceBatcher;
 }
 
 const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;
@@ -41,17 +46,13 @@ async function preprocess(image: DecodedImage, model: LoadedModel): Promise<ort.
   return new ort.Tensor('float32', toInputTensor(small, width, height, model.preset), [1, 3, height, width]);
 }
 
-async function infer(input: ort.Tensor, model: LoadedModel): Promise<ort.Tensor> {
-  const outputs = await model.session.run({ [model.inputName]: input }, [model.outputName]);
-  const output = outputs[model.outputName];
-  if (!output || output.type !== 'float32' || output.dims.length < 2) {
-    throw new Error(`model output ${model.outputName} is not a float32 tensor with at least 2 dimensions`);
-  }
-  return output;
+function infer(input: ort.Tensor, model: LoadedModel, batcher: InferenceBatcher | undefined): Promise<InferenceResult> {
+  const data = input.data as Float32Array;
+  return batcher ? batcher.run(data, input.dims) : runAlone(model, data, input.dims);
 }
 
 /** The mask at the image's own size. */
-async function postprocess(output: ort.Tensor, image: DecodedImage, model: LoadedModel): Promise<Buffer> {
+async function postprocess(output: InferenceResult, image: DecodedImage, model: LoadedModel): Promise<Buffer> {
   const maskHeight = output.dims.at(-2)!;
   const maskWidth = output.dims.at(-1)!;
   const mask = toMaskBytes(output.data as Float32Array, maskWidth * maskHeight, model.preset);
@@ -82,7 +83,7 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   const decode = lap();
   const input = await preprocess(image, model);
   const preprocessMs = lap();
-  const output = await infer(input, model);
+  const output = await infer(input, model, options.batcher);
   const inference = lap();
   const alpha = await postprocess(output, image, model);
   const postprocessMs = lap();
@@ -93,6 +94,6 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
     width: image.width,
     height: image.height,
     inputFormat: image.format,
-    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs },
+    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize: output.batchSize },
   };
 }

@@ -6,6 +6,7 @@ import { releaseScript, renewScript } from './scripts/lease.js';
 import { completeScript, failScript, retryScript } from './scripts/finish.js';
 import { reapScript } from './scripts/reap.js';
 import { releaseLockScript } from './scripts/reaper-lock.js';
+import { parseJobTimings, pickJobTimings, type JobTimings } from './job-timings.js';
 import type { JobStatus } from '../job-status.js';
 
 export interface JobRepositoryOptions {
@@ -52,6 +53,8 @@ export interface JobRecord {
   outputWrites: number;
   imageInBase64: string | null;
   imageOutBase64: string | null;
+  /** Where the time went, stored when the job SUCCEEDED; null before, or when none was stored. */
+  timings: JobTimings | null;
 }
 
 export interface QueueStats {
@@ -188,6 +191,7 @@ export class JobRepository {
       lease: token === null ? null : { owner: hash.lease_owner ?? '', token, deadline: toNumber(hash.lease_deadline) ?? 0 },
       retryAt: toNumber(hash.retry_at),
       outputWrites: toNumber(hash.output_writes) ?? 0,
+      timings: parseJobTimings(hash.timings),
       imageInBase64: imageIn ?? null,
       imageOutBase64: imageOut ?? null,
     };
@@ -222,7 +226,7 @@ export class JobRepository {
     const reply = (await takeScript.run(
       this.redis,
       [this.keys.queue, this.keys.processing, this.keys.leases, this.keys.counts, this.keys.deadLetter],
-      [keyPrefix, workerId, String(leaseMs), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), String(stepLimit)],
+      [keyPrefix, workerId, String(leaseMs), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), String(stepLimit), this.keys.jobDone],
     )) as [[string, number, number, string] | [], string[], number];
     const [taken, failedFlat, dropped] = reply;
     const failed: TakeResult['failed'] = [];
@@ -240,19 +244,38 @@ export class JobRepository {
     return (await blockingClient.blMove(this.keys.queue, this.keys.queue, 'RIGHT', 'RIGHT', timeoutSeconds)) !== null;
   }
 
+  /**
+   * Calls `onDone(id)` for each job that ends SUCCEEDED or FAILED from now on (complete, fail,
+   * a retry out of attempts, take and the reaper giving up), once subscribed. Uses `subscriber`
+   * for nothing else: a subscribed connection can run no other command. node-redis subscribes
+   * again by itself after a reconnect; ends published while it was away are not replayed.
+   * Returns the unsubscribe.
+   */
+  async listenForDone(subscriber: RedisClient, onDone: (id: string) => void): Promise<() => Promise<void>> {
+    const channel = this.keys.jobDone;
+    const listener = (message: string) => onDone(message);
+    await subscriber.subscribe(channel, listener);
+    return async () => {
+      await subscriber.unsubscribe(channel, listener);
+    };
+  }
+
   /** Extends the lease; false when the claim is no longer the caller's (stop, write nothing). */
   async renew(id: string, token: number): Promise<boolean> {
     const reply = await renewScript.run(this.redis, [this.jobKeys(id).record, this.keys.leases], [id, String(token), String(this.#o.leaseMs)]);
     return Number(reply) === 1;
   }
 
-  /** Stores the output, SUCCEEDED; false when the claim is no longer the caller's (nothing written). */
-  async complete(id: string, token: number, outputBase64: string): Promise<boolean> {
+  /**
+   * Stores the output, SUCCEEDED, and the worker's `timings` (queue_wait_ms is added from the
+   * record); false when the claim is no longer the caller's (nothing written).
+   */
+  async complete(id: string, token: number, outputBase64: string, timings?: JobTimings): Promise<boolean> {
     const k = this.jobKeys(id);
     const reply = await completeScript.run(
       this.redis,
       [this.keys.processing, this.keys.leases, k.record, k.imageOut, k.imageIn, this.keys.counts],
-      [id, String(token), outputBase64, String(this.#o.ttlSeconds)],
+      [id, String(token), outputBase64, String(this.#o.ttlSeconds), this.keys.jobDone, timings ? JSON.stringify(pickJobTimings(timings)) : ''],
     );
     return Number(reply) === 1;
   }
@@ -263,7 +286,7 @@ export class JobRepository {
     const reply = await failScript.run(
       this.redis,
       [this.keys.processing, this.keys.leases, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter],
-      [id, String(token), code, message, String(this.#o.ttlSeconds), String(this.#o.deadLetterMax)],
+      [id, String(token), code, message, String(this.#o.ttlSeconds), String(this.#o.deadLetterMax), this.keys.jobDone],
     );
     return Number(reply) === 1;
   }
@@ -275,7 +298,7 @@ export class JobRepository {
     const reply = await retryScript.run(
       this.redis,
       [this.keys.processing, this.keys.leases, this.keys.delayed, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter],
-      [id, String(token), code, message, String(Math.max(0, Math.round(delayMs))), String(maxAttempts), String(ttlSeconds), String(deadLetterMax)],
+      [id, String(token), code, message, String(Math.max(0, Math.round(delayMs))), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), this.keys.jobDone],
     );
     return reply === 'retry' || reply === 'failed' ? reply : 'lost';
   }
@@ -297,7 +320,7 @@ export class JobRepository {
     const [promoted, requeued, failed, orphans] = (await reapScript.run(
       this.redis,
       [k.queue, k.processing, k.leases, k.delayed, k.orphans, k.counts, k.deadLetter],
-      [keyPrefix, String(maxAttempts), String(leaseMs), String(ttlSeconds), String(deadLetterMax), String(stepLimit), String(ORPHAN_SCAN)],
+      [keyPrefix, String(maxAttempts), String(leaseMs), String(ttlSeconds), String(deadLetterMax), String(stepLimit), String(ORPHAN_SCAN), k.jobDone],
     )) as [string[], string[], string[], string[]];
     return { promoted, requeued, failed, orphans };
   }

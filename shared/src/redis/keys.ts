@@ -19,6 +19,11 @@ export interface QueueKeys {
   readonly reaperLock: string;
   /** Hash id → when the reaper first saw it in processing without a lease (ms). */
   readonly orphans: string;
+  /**
+   * Pub/sub channel, not a key: every step that ends a job SUCCEEDED or FAILED publishes its
+   * id here, in the same atomic step, so a long poll can answer at once.
+   */
+  readonly jobDone: string;
 }
 
 export interface JobKeys {
@@ -44,6 +49,7 @@ export function queueKeys(prefix: string): QueueKeys {
     deadLetter: `${prefix}job_dead_letter`,
     reaperLock: `${prefix}reaper_lock`,
     orphans: `${prefix}job_orphans`,
+    jobDone: `${prefix}job_done`,
   };
 }
 

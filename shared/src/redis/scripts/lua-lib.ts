@@ -48,8 +48,9 @@ end
 
 /**
  * FAILED with a reason, counted, and dead-lettered (newest first, capped). The job's keys get
- * a fresh TTL so the reason stays readable for the full TTL. Needs END_CLAIM.
- * q: processing, leases, counts, dead_letter, dead_max, ttl.
+ * a fresh TTL so the reason stays readable for the full TTL, and the id is published on the
+ * job-done channel so long polls answer at once. Needs END_CLAIM.
+ * q: processing, leases, counts, dead_letter, dead_max, ttl, done (channel).
  */
 export const FINISH_FAILED = `
 local function finish_failed(q, id, record, image_in, code, message, now)
@@ -63,5 +64,6 @@ local function finish_failed(q, id, record, image_in, code, message, now)
   redis.call('LPUSH', q.dead_letter,
     cjson.encode({ job_id = id, code = code, message = message, attempts = attempts, failed_at = now }))
   redis.call('LTRIM', q.dead_letter, 0, q.dead_max - 1)
+  redis.call('PUBLISH', q.done, id)
 end
 `;

@@ -11,10 +11,11 @@ export const takeScript = new LuaScript(`
 -- KEYS[5] job_dead_letter
 -- ARGV[1] key prefix   ARGV[2] worker id   ARGV[3] lease ms   ARGV[4] max attempts
 -- ARGV[5] ttl seconds   ARGV[6] dead-letter max   ARGV[7] most ids to look at
+-- ARGV[8] job-done channel (for the ids it ends FAILED)
 -- Returns { {id, token, attempts, input base64} or {} when none, {failed id, code, ...}, dropped count }.
 ${NOW_MS}${JOB_KEYS}${END_CLAIM}${FINISH_FAILED}
 local q = { processing = KEYS[2], leases = KEYS[3], counts = KEYS[4], dead_letter = KEYS[5],
-  ttl = tonumber(ARGV[5]), dead_max = tonumber(ARGV[6]) }
+  ttl = tonumber(ARGV[5]), dead_max = tonumber(ARGV[6]), done = ARGV[8] }
 local max_attempts = tonumber(ARGV[4])
 local now = now_ms()
 local failed, dropped = {}, 0

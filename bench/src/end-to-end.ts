@@ -1,0 +1,160 @@
+import { loadConfig } from '@cutout/config';
+import { startStack, type StackHandle } from '@cutout/clients';
+import { measureFloors, type Floors } from './floors.js';
+import type { ImageSet, ImageSetName } from './images.js';
+import { runLoad, type LoadResult } from './load-client.js';
+import { childPidsByRole, CpuMeter, peakMemoryMb, type CpuUsage, type PidMap } from './process-stats.js';
+import { stageBreakdown, type StageBreakdown } from './stages.js';
+import { round } from './stats.js';
+
+/** One end-to-end configuration; each runs on a stack of its own. */
+export interface Scenario {
+  id: string;
+  set: ImageSetName;
+  concurrency: number;
+  /** PREDICT_MAX_BATCH for this stack; undefined keeps the configured default. */
+  maxBatch?: number;
+  jobs: number;
+  maxMs: number;
+  warmupJobs: number;
+  /** Measure the single-round-trip floors on this stack before its load. */
+  floors?: boolean;
+}
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  settings: { predictMaxBatch: number; predictMaxDelayMs: number; batchConcurrency: number; logLevel: string };
+  startupMs: number;
+  load: Omit<LoadResult, 'samples'>;
+  stages: StageBreakdown;
+  cpu: CpuUsage;
+  peakMemoryMb: Record<string, number>;
+  /** Where the pids came from: the stack handle, or this process's children found in /proc. */
+  pidSource: 'handle' | 'proc-scan' | 'mixed';
+  floors?: Floors;
+}
+
+export interface EndToEndOptions {
+  logLevel: string;
+  /** Receives progress lines. */
+  progress: (line: string) => void;
+}
+
+/** The stack's pids from the handle; one it does not know (0 or absent) is looked for among our children. */
+function stackPids(handle: StackHandle): { pids: PidMap; source: ScenarioResult['pidSource'] } {
+  const scanned = childPidsByRole();
+  const known: Partial<Record<string, number>> = { ...handle.pids };
+  const pids: PidMap = {};
+  let fromHandle = 0;
+  for (const role of ['predict', 'batch', 'proxy', 'redis']) {
+    const reported = known[role];
+    if (typeof reported === 'number' && reported > 0) {
+      pids[role] = reported;
+      fromHandle++;
+    } else if (scanned[role] !== undefined) {
+      pids[role] = scanned[role]!;
+    }
+  }
+  pids.bench = process.pid;
+  const source = fromHandle === 4 || (fromHandle === 3 && pids.redis === undefined) ? 'handle' : fromHandle === 0 ? 'proc-scan' : 'mixed';
+  return { pids, source };
+}
+
+function stackEnv(scenario: Scenario, logLevel: string): Record<string, string | undefined> {
+  return {
+    // A private Redis even when REDIS_URL is set: the bench fills it with thousands of jobs.
+    REDIS_URL: undefined,
+    REDIS_KEY_PREFIX: '',
+    LOG_LEVEL: logLevel,
+    ...(scenario.maxBatch !== undefined ? { PREDICT_MAX_BATCH: String(scenario.maxBatch) } : {}),
+  };
+}
+
+/** Fails with the service's last lines when a service dies while the load runs. */
+function crashGuard(handle: StackHandle): Promise<never> {
+  return handle.crashed.then((exit) => {
+    throw new Error(`${exit.service} exited (code ${exit.code}, signal ${exit.signal}) during the run; last output:\n${exit.lastLines.join('\n')}`);
+  });
+}
+
+/** Starts a fresh stack, optionally measures the floors, runs the load, reads CPU and memory, stops. */
+export async function runScenario(scenario: Scenario, set: ImageSet, options: EndToEndOptions): Promise<ScenarioResult> {
+  const env = stackEnv(scenario, options.logLevel);
+  const config = loadConfig({ ...process.env, ...env });
+  const logs: string[] = [];
+  const startedAt = performance.now();
+  const handle = await startStack({
+    proxyPort: 0,
+    predictPort: 0,
+    redisUrl: undefined,
+    env,
+    pretty: false,
+    logSink: (line) => {
+      logs.push(line);
+      if (logs.length > 300) logs.shift();
+    },
+  });
+  const startupMs = round(performance.now() - startedAt, 0);
+  try {
+    const floors = scenario.floors ? await measureFloors(handle, 2000) : undefined;
+    const { pids, source } = stackPids(handle);
+    let meter: CpuMeter | undefined;
+    const guard = crashGuard(handle);
+    // A crash after the race is over must not surface as an unhandled rejection.
+    guard.catch(() => undefined);
+    const load = await Promise.race([
+      runLoad({
+        proxyUrl: handle.proxyUrl,
+        images: set.images,
+        concurrency: scenario.concurrency,
+        jobs: scenario.jobs,
+        maxMs: scenario.maxMs,
+        warmupJobs: scenario.warmupJobs,
+        onMeasureStart: () => (meter = new CpuMeter(pids)),
+      }),
+      guard,
+    ]);
+    const cpu = meter!.stop();
+    const { samples, ...figures } = load;
+    if (figures.jobs === 0) throw new Error(`no job succeeded: ${figures.firstFailure ?? 'unknown'}; last output:\n${logs.slice(-20).join('\n')}`);
+    return {
+      scenario,
+      settings: { predictMaxBatch: config.predictMaxBatch, predictMaxDelayMs: config.predictMaxDelayMs, batchConcurrency: config.batchConcurrency, logLevel: options.logLevel },
+      startupMs,
+      load: figures,
+      stages: stageBreakdown(samples),
+      cpu,
+      peakMemoryMb: peakMemoryMb(pids),
+      pidSource: source,
+      ...(floors ? { floors } : {}),
+    };
+  } finally {
+    await handle.stop();
+  }
+}
+
+/** Every scenario in turn, each on a fresh stack; a failing scenario is reported and skipped. */
+export async function runEndToEnd(
+  scenarios: readonly Scenario[],
+  sets: Record<ImageSetName, ImageSet>,
+  options: EndToEndOptions,
+): Promise<{ results: ScenarioResult[]; errors: { id: string; error: string }[] }> {
+  const results: ScenarioResult[] = [];
+  const errors: { id: string; error: string }[] = [];
+  for (const scenario of scenarios) {
+    options.progress(`end to end ${scenario.id}: ${scenario.set}, C=${scenario.concurrency}${scenario.maxBatch !== undefined ? `, PREDICT_MAX_BATCH=${scenario.maxBatch}` : ''} ...`);
+    try {
+      const result = await runScenario(scenario, sets[scenario.set], options);
+      results.push(result);
+      const { load } = result;
+      options.progress(
+        `  ${load.jobs} jobs in ${load.wallMs} ms: ${load.jobsPerSecond} jobs/s, p50 ${load.latency.p50} ms, p95 ${load.latency.p95} ms, p99 ${load.latency.p99} ms (${load.readMode}${load.failures ? `, ${load.failures} failed` : ''})`,
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      errors.push({ id: scenario.id, error: message });
+      options.progress(`  FAILED: ${message}`);
+    }
+  }
+  return { results, errors };
+}

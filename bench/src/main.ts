@@ -1,0 +1,98 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@cutout/config';
+import { runBare } from './bare.js';
+import { runEndToEnd } from './end-to-end.js';
+import { loadImageSets } from './images.js';
+import { machineFacts } from './machine.js';
+import { barePlan, endToEndPlan, parseArgs, USAGE, UsageError, type BenchOptions } from './plan.js';
+import { bareTable, busyWarning, describeSets, endToEndTable, renderMarkdown, targetsTable, type BenchReport } from './report.js';
+import { round } from './stats.js';
+import { compare, evaluateTargets } from './targets.js';
+
+/** bench/results, found from this file's place in bench/dist/. */
+const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url));
+
+const progress = (line: string) => process.stdout.write(`${line}\n`);
+
+function writeReport(report: BenchReport, outDir: string): { json: string; md: string } {
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, report.mode === 'quick' ? `${report.date}-quick` : report.date);
+  const files = { json: `${base}.json`, md: `${base}.md` };
+  writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(files.md, renderMarkdown(report));
+  return files;
+}
+
+function printSummary(report: BenchReport): void {
+  progress('');
+  if (report.bare) progress(`Bare (in-process pipeline):\n${bareTable(report.bare)}\n`);
+  progress(`End to end:\n${endToEndTable(report.endToEnd, report.bare)}\n`);
+  progress(`Targets (${report.machine.cores} cores):\n${targetsTable(report.targets)}`);
+  for (const t of report.targets.filter((x) => x.verdict === 'MISS')) {
+    progress(`\n${t.name} missed; bounded by:\n${t.bounds.map((b) => `  - ${b}`).join('\n')}`);
+  }
+  const busy = busyWarning(report);
+  if (busy) progress(`\nWARNING: ${busy}`);
+}
+
+async function bench(options: BenchOptions): Promise<number> {
+  const started = performance.now();
+  const config = loadConfig(process.env);
+  const machine = machineFacts();
+  progress(`cutout bench (${options.quick ? 'quick' : 'full'}) on ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}`);
+  const sets = await loadImageSets();
+  const { plans, durationMs } = barePlan(options, config.batchConcurrency);
+  const bare = await runBare(config, sets, plans, durationMs, progress);
+  const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
+  const report: BenchReport = {
+    date: new Date().toISOString().slice(0, 10),
+    mode: options.quick ? 'quick' : 'full',
+    machine,
+    settings: {
+      model: config.model,
+      batchConcurrency: config.batchConcurrency,
+      predictMaxBatch: config.predictMaxBatch,
+      predictMaxDelayMs: config.predictMaxDelayMs,
+      predictIntraOpThreads: config.predictIntraOpThreads,
+      predictInterOpThreads: config.predictInterOpThreads,
+      predictGraphOptimization: config.predictGraphOptimization,
+      predictSharpConcurrency: config.predictSharpConcurrency,
+      serviceLogLevel: options.logLevel,
+      jobsOverride: options.jobs ?? null,
+    },
+    imageSets: describeSets(sets),
+    bare,
+    endToEnd: results,
+    errors,
+    comparison: compare(bare, results),
+    targets: evaluateTargets(bare, results, machine.cores),
+    durationSeconds: round((performance.now() - started) / 1000, 1),
+  };
+  printSummary(report);
+  const files = writeReport(report, options.outDir ?? DEFAULT_OUT);
+  progress(`\nwrote ${files.json}\nwrote ${files.md}`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`cutout bench: ${error.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  process.exitCode = await bench(options);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`cutout bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
