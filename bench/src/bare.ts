@@ -60,6 +60,7 @@ async function loadLikePredict(config: Config): Promise<Pipeline> {
     intraOpThreads: config.predictIntraOpThreads,
     interOpThreads: config.predictInterOpThreads,
     graphOptimizationLevel: config.predictGraphOptimization,
+    threadSpinning: config.predictThreadSpinning,
   });
   const batcher = BatcherClass && new BatcherClass(model, { maxBatch: config.predictMaxBatch, maxDelayMs: config.predictMaxDelayMs });
   return { model, batcher };

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     intraOpThreads: config.predictIntraOpThreads,
     interOpThreads: config.predictInterOpThreads,
     graphOptimizationLevel: config.predictGraphOptimization,
+    threadSpinning: config.predictThreadSpinning,
   }).then(
     (loaded) => {
       if (closing) return void loaded.close();

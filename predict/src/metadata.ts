@@ -55,6 +55,7 @@ export function describeModel(model: LoadedModel, limits: MetadataLimits, extras
       inter_op_threads: threads(settings.interOpThreads),
       graph_optimization: settings.graphOptimizationLevel,
       execution_mode: settings.executionMode,
+      thread_spinning: settings.threadSpinning,
     },
     batching: {
       batch_size: 1,

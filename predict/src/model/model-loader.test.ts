@@ -110,12 +110,12 @@ async function cutoutAlpha(model: Awaited<ReturnType<typeof loadModel>>): Promis
   return sharp(result.png).extractChannel(3).raw().toBuffer();
 }
 
-test('session options: no optimisation, one intra-op and one inter-op thread load, run, match the defaults and are reported', async () => {
-  const tuned = await loadModel('cutout-border', { graphOptimizationLevel: 'disabled', intraOpThreads: 1, interOpThreads: 1 });
+test('session options: no optimisation, one intra-op and one inter-op thread, spinning on: load, run, match the defaults and are reported', async () => {
+  const tuned = await loadModel('cutout-border', { graphOptimizationLevel: 'disabled', intraOpThreads: 1, interOpThreads: 1, threadSpinning: true });
   const plainModel = await loadModel('cutout-border');
   try {
-    assert.deepEqual(tuned.settings, { intraOpThreads: 1, interOpThreads: 1, graphOptimizationLevel: 'disabled', executionMode: 'parallel' });
-    assert.deepEqual(plainModel.settings, { intraOpThreads: 0, interOpThreads: 0, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+    assert.deepEqual(tuned.settings, { intraOpThreads: 1, interOpThreads: 1, graphOptimizationLevel: 'disabled', executionMode: 'parallel', threadSpinning: true });
+    assert.deepEqual(plainModel.settings, { intraOpThreads: 0, interOpThreads: 0, graphOptimizationLevel: 'all', executionMode: 'sequential', threadSpinning: false });
     const [a, b] = await Promise.all([cutoutAlpha(tuned), cutoutAlpha(plainModel)]);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
