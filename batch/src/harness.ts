@@ -1,24 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createRedisClient, JobRepository, type JobRecord, type JobRepositoryOptions, type Logger, type RedisClient } from '@cutout/shared';
+import { createRedisClient, JobRepository, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 
-/** Test support (not used by the service): a logger that keeps its lines, polling, a pool on a fresh prefix. */
-export type LogLine = Record<string, unknown> & { message: string; level: string };
+import { memoryLogger, type LogLine } from '@cutout/shared/testing';
 
-export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) lines.push(JSON.parse(text) as LogLine);
-      done();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
+/** Test support (not used by the service): a logger that keeps its lines, polling, a pool on a fresh prefix. */
+
+export { memoryLogger, type LogLine };
 
 /** Polls until `check` returns a value other than undefined (the test runner's timeout bounds the wait). */
 export async function until<T>(check: () => Promise<T | undefined> | T | undefined, everyMs = 20): Promise<T> {

@@ -4,29 +4,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { closeRedisClient, createRedisClient, JobRepository, type Logger, type RedisClient } from '@cutout/shared';
+import { closeRedisClient, createRedisClient, JobRepository, type RedisClient } from '@cutout/shared';
 import type { Express } from 'express';
 import { createApp, type ProxyDeps } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
 
-export interface LogLine {
-  message: string;
-  [field: string]: unknown;
-}
+import { memoryLogger, type LogLine } from '@cutout/shared/testing';
 
-export function memoryLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString('utf8').split('\n')) if (text.trim()) lines.push(JSON.parse(text) as LogLine);
-      done();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
+export { memoryLogger, type LogLine };
 
 export interface RunningProxy {
   url: string;

@@ -1,0 +1,2 @@
+// Test support shared by the packages' tests; not part of the services' runtime API.
+export { memoryLogger, type LogLine } from './memory-logger.js';
