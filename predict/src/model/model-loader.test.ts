@@ -122,7 +122,7 @@ test('session options: no optimisation, one intra-op and one inter-op thread, sp
     assert.ok(worst <= 1, `the settings changed the mask by up to ${worst}`);
     assert.ok(a.some((v) => v > 200) && a.some((v) => v < 20), 'the mask has both subject and background');
     const session = describeModel(tuned, { maxImageBytes: 1, maxImagePixels: 1 }).session;
-    assert.deepEqual(session, { intra_op_threads: 1, inter_op_threads: 1, graph_optimization: 'disabled', execution_mode: 'parallel' });
+    assert.deepEqual(session, { intra_op_threads: 1, inter_op_threads: 1, graph_optimization: 'disabled', execution_mode: 'parallel', thread_spinning: true });
   } finally {
     await Promise.all([tuned.close(), plainModel.close()]);
   }
