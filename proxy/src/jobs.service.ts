@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AppError,
   assertImageComplete,
-  decodeBase64Image,
+  decodeBase64Upload,
   readImageHeader,
   type ImageHeader,
   type JobRecord,
@@ -28,6 +28,8 @@ export type JobStore = Pick<JobRepository, 'enqueue' | 'get' | 'stats' | 'ping'>
 export interface CheckedUpload {
   bytes: Buffer;
   header: ImageHeader;
+  /** What to store: the upload's base64 in canonical form. */
+  base64: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface CheckedUpload {
  * base64, byte size, format and size from the header, the file's structure, the pixel count.
  */
 export function checkUpload(image: string, limits: UploadLimits): CheckedUpload {
-  const bytes = decodeBase64Image(image);
+  const { bytes, base64 } = decodeBase64Upload(image);
   if (bytes.length > limits.maxImageBytes) throw imageTooLarge(limits.maxImageBytes, bytes.length);
   const header = readImageHeader(bytes);
   assertImageComplete(bytes, header);
@@ -47,7 +49,7 @@ export function checkUpload(image: string, limits: UploadLimits): CheckedUpload 
       `the image is ${header.width}×${header.height} = ${pixels} pixels, over the limit of ${limits.maxImagePixels} pixels (MAX_IMAGE_PIXELS); scale it down and send it again`,
     );
   }
-  return { bytes, header };
+  return { bytes, header, base64 };
 }
 
 /** GET /get_job's answer: the contract's five fields, then our extras. */
@@ -116,11 +118,10 @@ export class JobService {
 
   /** Checks an upload and queues it; nothing is written unless every check passed. */
   async start(image: string, requestId: string): Promise<StartedJob> {
-    const { bytes, header } = checkUpload(image, this.deps.limits);
+    const { bytes, header, base64: imageBase64 } = checkUpload(image, this.deps.limits);
     const jobId = randomUUID();
-    // Stored re-encoded: one canonical form (standard alphabet, padded, no prefix or line breaks)
-    // whatever the client sent, and exactly the bytes that passed the checks.
-    const imageBase64 = bytes.toString('base64');
+    // Stored in one canonical form (standard alphabet, padded, no prefix or line breaks) whatever
+    // the client sent; it decodes to exactly the bytes that passed the checks.
     const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length };
     const queued = await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
     if (!queued.accepted) {

@@ -28,6 +28,6 @@ export {
   type RedisServerHandle,
   type RedisServerOptions,
 } from './process/redis-server.js';
-export { decodeBase64Image } from './image/base64.js';
+export { decodeBase64Image, decodeBase64Upload } from './image/base64.js';
 export { readImageHeader, assertImageComplete, type ImageHeader, type ImageFormat } from './image/image-header.js';
 export { checkRedisDurability } from './redis/durability.js';

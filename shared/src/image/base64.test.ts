@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { decodeBase64Image } from './base64.js';
+import { decodeBase64Image, decodeBase64Upload } from './base64.js';
 
 function rejects(text: string, code: string, label = text.slice(0, 40)): void {
   assert.throws(
@@ -80,4 +80,15 @@ test('decodes a 20 MiB image, wrapped or not, to the same bytes', () => {
   assert.ok(decodeBase64Image(text).equals(big));
   assert.ok(decodeBase64Image(text.replace(/.{76}/g, '$&\n')).equals(big));
   rejects(`${text}#`, 'INVALID_BASE64', 'junk at the very end');
+});
+
+test('decodeBase64Upload reuses canonical text and canonicalises everything else', () => {
+  const bytes = Buffer.from([0xfb, 0xff, 0xbf, 0x00, 0x10]);
+  const canonical = bytes.toString('base64');
+  assert.equal(decodeBase64Upload(canonical).base64, canonical);
+  for (const variant of [`data:image/png;base64,${canonical}`, canonical.replace(/=+$/, ''), bytes.toString('base64url'), `${canonical.slice(0, 4)}\n${canonical.slice(4)}`]) {
+    const decoded = decodeBase64Upload(variant);
+    assert.deepEqual(decoded.bytes, bytes, variant);
+    assert.equal(decoded.base64, canonical, variant);
+  }
 });

@@ -56,6 +56,15 @@ function checkPaddingAndLength(compact: string): void {
  * 400 INVALID_BASE64, and nothing at all with 400 EMPTY_IMAGE.
  */
 export function decodeBase64Image(text: string): Buffer {
+  return decodeBase64Upload(text).bytes;
+}
+
+/**
+ * The bytes, and the text in canonical form (standard alphabet, padded, no prefix or line
+ * breaks) for storing. When the client already sent that form, which is the usual case, the text
+ * is reused as is: re-encoding megabytes only to get the same string back is wasted work.
+ */
+export function decodeBase64Upload(text: string): { bytes: Buffer; base64: string } {
   let compact = stripDataUrl(text.trimStart());
   if (WHITESPACE.test(compact)) compact = compact.replace(/\s+/g, '');
   if (compact.length === 0) throw emptyImage();
@@ -66,5 +75,5 @@ export function decodeBase64Image(text: string): Buffer {
   checkPaddingAndLength(compact);
   const bytes = Buffer.from(compact, standard ? 'base64' : 'base64url');
   if (bytes.length === 0) throw emptyImage();
-  return bytes;
+  return { bytes, base64: standard && compact.length % 4 === 0 ? compact : bytes.toString('base64') };
 }
