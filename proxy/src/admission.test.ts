@@ -1,25 +1,8 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import sharp from 'sharp';
-import { startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
-import { closeRedisClient, connectRedis, postJson, startProxy, type RunningProxy } from './app-harness.js';
+import { postJson, useProxyTestbed } from './app-harness.js';
 
-let server: RedisServerHandle;
-let redis: RedisClient;
-let png: Buffer;
-const running: RunningProxy[] = [];
-
-before(async () => {
-  server = await startRedisServer();
-  redis = await connectRedis(server.url);
-  png = await sharp({ create: { width: 6, height: 4, channels: 3, background: '#22aa44' } }).png().toBuffer();
-});
-
-after(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  await closeRedisClient(redis);
-  await server.stop();
-});
+const bed = useProxyTestbed({ width: 6, height: 4, channels: 3, background: '#22aa44' });
 
 interface Reply {
   status: string;
@@ -27,13 +10,12 @@ interface Reply {
   error?: { code: string; message: string };
 }
 
-const upload = () => JSON.stringify({ image: png.toString('base64') });
+const upload = () => JSON.stringify({ image: bed.png.toString('base64') });
 
 test('past QUEUE_MAX_DEPTH an upload gets 429 QUEUE_FULL with Retry-After, nothing is stored, and it is logged', async () => {
-  const p = await startProxy(redis, { keyPrefix: 'full:', maxQueueDepth: 2 });
-  running.push(p);
+  const p = await bed.start({ keyPrefix: 'full:', maxQueueDepth: 2 });
   for (let i = 0; i < 2; i++) assert.equal((await postJson<Reply>(`${p.url}/start_job`, upload())).status, 200);
-  const keysBefore = (await redis.keys('full:*')).sort();
+  const keysBefore = (await bed.redis.keys('full:*')).sort();
 
   const refused = await postJson<Reply>(`${p.url}/start_job`, upload(), 'application/json');
   assert.equal(refused.status, 429, JSON.stringify(refused.body));
@@ -43,9 +25,9 @@ test('past QUEUE_MAX_DEPTH an upload gets 429 QUEUE_FULL with Retry-After, nothi
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.equal(refused.body.job_id, undefined, 'no id is handed out for a job that does not exist');
 
-  assert.deepEqual((await redis.keys('full:*')).sort(), keysBefore, 'no input, record or count was written');
-  assert.equal(await redis.lLen('full:job_id'), 2);
-  assert.equal(await redis.hGet('full:job_counts', 'submitted'), '2');
+  assert.deepEqual((await bed.redis.keys('full:*')).sort(), keysBefore, 'no input, record or count was written');
+  assert.equal(await bed.redis.lLen('full:job_id'), 2);
+  assert.equal(await bed.redis.hGet('full:job_counts', 'submitted'), '2');
   const line = p.logs.find((l) => l.message === 'queue full: upload refused');
   assert.ok(line, 'a warn line for the refusal');
   assert.equal(line.level, 'warn');
@@ -55,8 +37,7 @@ test('past QUEUE_MAX_DEPTH an upload gets 429 QUEUE_FULL with Retry-After, nothi
 });
 
 test('a full queue still judges bad input first, and accepts again once a job leaves the queue', async () => {
-  const p = await startProxy(redis, { keyPrefix: 'drain:', maxQueueDepth: 1, queueFullRetryAfterSeconds: 12 });
-  running.push(p);
+  const p = await bed.start({ keyPrefix: 'drain:', maxQueueDepth: 1, queueFullRetryAfterSeconds: 12 });
   assert.equal((await postJson<Reply>(`${p.url}/start_job`, upload())).status, 200);
   const full = await postJson<Reply>(`${p.url}/start_job`, upload());
   assert.equal(full.status, 429);
@@ -67,12 +48,12 @@ test('a full queue still judges bad input first, and accepts again once a job le
   assert.equal(bad.headers.get('retry-after'), null);
 
   // A worker taking the job frees the slot (the queue is the list of jobs waiting, not running).
-  assert.ok(await redis.rPop('drain:job_id'));
+  assert.ok(await bed.redis.rPop('drain:job_id'));
   const again = await postJson<Reply>(`${p.url}/start_job`, upload());
   assert.equal(again.status, 200, JSON.stringify(again.body));
-  assert.equal(await redis.lIndex('drain:job_id', 0), again.body.job_id);
+  assert.equal(await bed.redis.lIndex('drain:job_id', 0), again.body.job_id);
 });
 
 test('createApp refuses a Retry-After that is not a positive whole number of seconds', async () => {
-  await assert.rejects(() => startProxy(redis, { keyPrefix: 'x:', queueFullRetryAfterSeconds: 0.5 }), /queueFullRetryAfterSeconds/);
+  await assert.rejects(() => bed.start({ keyPrefix: 'x:', queueFullRetryAfterSeconds: 0.5 }), /queueFullRetryAfterSeconds/);
 });

@@ -2,9 +2,11 @@
  * Test support (not a test file): a real redis-server, the app on a free port, and a logger
  * that keeps its lines in memory so tests can read the access log.
  */
+import { before, after } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { closeRedisClient, createRedisClient, JobRepository, type RedisClient } from '@cutout/shared';
+import sharp, { type Color } from 'sharp';
+import { closeRedisClient, createRedisClient, JobRepository, startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
 import type { Express } from 'express';
 import { createApp, type ProxyDeps } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
@@ -121,4 +123,51 @@ export async function call<T = Record<string, unknown>>(url: string, init: Reque
 
 export function postJson<T = Record<string, unknown>>(url: string, body: string | Uint8Array, contentType = 'application/json'): Promise<Reply<T>> {
   return call<T>(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+}
+
+export interface ProxyTestbed {
+  /** A client on the file's redis-server; the proxies share it. */
+  readonly redis: RedisClient;
+  /** A small real PNG to upload. */
+  readonly png: Buffer;
+  /** Starts a proxy on a free port; it is closed after the file's tests. */
+  start(options: ProxyOptions): Promise<RunningProxy>;
+}
+
+/**
+ * Registers a test file's set-up and clean-up: a private redis-server, a client on it, a sample
+ * PNG made with sharp, and closing every proxy started through `start`.
+ */
+export function useProxyTestbed(sample: { width: number; height: number; channels: 3 | 4; background: Color }): ProxyTestbed {
+  let server: RedisServerHandle | undefined;
+  let redis: RedisClient | undefined;
+  let png: Buffer | undefined;
+  const running: RunningProxy[] = [];
+  before(async () => {
+    server = await startRedisServer();
+    redis = await connectRedis(server.url);
+    png = await sharp({ create: sample }).png().toBuffer();
+  });
+  after(async () => {
+    await Promise.all(running.map((p) => p.close()));
+    if (redis) await closeRedisClient(redis);
+    await server?.stop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the testbed is used before its before() hook ran');
+    return value;
+  };
+  return {
+    get redis() {
+      return ready(redis);
+    },
+    get png() {
+      return ready(png);
+    },
+    async start(options) {
+      const p = await startProxy(ready(redis), options);
+      running.push(p);
+      return p;
+    },
+  };
 }

@@ -1,38 +1,17 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import sharp from 'sharp';
-import { startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
-import { call, closeRedisClient, connectRedis, postJson, startProxy, type RunningProxy } from './app-harness.js';
+import { call, postJson, type RunningProxy, useProxyTestbed } from './app-harness.js';
 import type { JobView } from './jobs.service.js';
 
-let server: RedisServerHandle;
-let redis: RedisClient;
-let png: Buffer;
-const running: RunningProxy[] = [];
+const bed = useProxyTestbed({ width: 5, height: 3, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 1 } });
 
-before(async () => {
-  server = await startRedisServer();
-  redis = await connectRedis(server.url);
-  png = await sharp({ create: { width: 5, height: 3, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 1 } } }).png().toBuffer();
-});
-
-after(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  await closeRedisClient(redis);
-  await server.stop();
-});
-
-async function proxy(keyPrefix: string) {
-  const p = await startProxy(redis, { keyPrefix });
-  running.push(p);
-  return p;
-}
+const proxy = (keyPrefix: string) => bed.start({ keyPrefix });
 
 type JobReply = JobView;
 
 async function submit(p: RunningProxy): Promise<string> {
-  const res = await postJson<{ job_id: string }>(`${p.url}/start_job`, JSON.stringify({ image: `data:image/png;base64,${png.toString('base64')}` }));
+  const res = await postJson<{ job_id: string }>(`${p.url}/start_job`, JSON.stringify({ image: `data:image/png;base64,${bed.png.toString('base64')}` }));
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.job_id;
 }
@@ -49,7 +28,7 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
   assert.equal(queued.body.status, 'ng', 'no result yet');
   assert.equal(queued.body.job_id, id);
   assert.equal(queued.body.job_status, 'QUEUED');
-  assert.equal(queued.body.img_in_base64, png.toString('base64'), 'the input as stored, without the data-URL prefix');
+  assert.equal(queued.body.img_in_base64, bed.png.toString('base64'), 'the input as stored, without the data-URL prefix');
   assert.equal(queued.body.img_out_base64, null);
   assert.equal(queued.body.error, undefined);
   assert.ok(queued.body.created_at && !Number.isNaN(Date.parse(queued.body.created_at)));
@@ -58,7 +37,7 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
 
   const { job } = await p.jobs.take('test-worker');
   assert.equal(job?.id, id);
-  assert.equal(job.imageBase64, png.toString('base64'));
+  assert.equal(job.imageBase64, bed.png.toString('base64'));
   const runningJob = await call<JobReply>(`${p.url}/get_job/${id}`);
   assert.equal(runningJob.body.job_status, 'RUNNING');
   assert.equal(runningJob.body.status, 'ng');
@@ -72,7 +51,7 @@ test('a job reads QUEUED, RUNNING, then SUCCEEDED with "ok" and the output once 
   assert.equal(done.body.status, 'ok');
   assert.equal(done.body.job_status, 'SUCCEEDED');
   assert.equal(done.body.img_out_base64, output);
-  assert.equal(done.body.img_in_base64, png.toString('base64'));
+  assert.equal(done.body.img_in_base64, bed.png.toString('base64'));
   assert.ok(done.body.finished_at && Date.parse(done.body.finished_at) >= Date.parse(done.body.created_at!));
   const access = p.logs.filter((l) => l.message === 'request' && String(l.path).startsWith('/get_job/'));
   assert.ok(access.length === 3 && access.every((l) => l.job_id === id), 'get_job access lines carry the job id');
@@ -103,7 +82,7 @@ test('an id in upper case finds the same job', async () => {
 test('unknown, expired, malformed and very long ids answer 404 JOB_NOT_FOUND without echoing the id', async () => {
   const p = await proxy('missing:');
   const expired = await submit(p);
-  await redis.del([`missing:${expired}_job`, `missing:${expired}_image_in`]);
+  await bed.redis.del([`missing:${expired}_job`, `missing:${expired}_image_in`]);
   const ids = [randomUUID(), expired, 'nope', '12345', randomUUID().replace(/-/g, ''), 'x'.repeat(5000), '..%2F..%2Fetc%2Fpasswd', '%00', randomUUID().replace(/^(.{14})4/, (_m, head: string) => `${head}1`)];
   for (const id of ids) {
     const res = await call<{ status: string; error: { code: string; message: string } }>(`${p.url}/get_job/${id}`);

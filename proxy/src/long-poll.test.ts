@@ -1,36 +1,18 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import sharp from 'sharp';
-import { startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
-import { call, closeRedisClient, connectRedis, postJson, startProxy, type ProxyOptions, type RunningProxy } from './app-harness.js';
+import { call, postJson, type ProxyOptions, type RunningProxy, useProxyTestbed } from './app-harness.js';
 import type { JobView } from './jobs.service.js';
 
-let server: RedisServerHandle;
-let redis: RedisClient;
-let png: Buffer;
-const running: RunningProxy[] = [];
-
-before(async () => {
-  server = await startRedisServer();
-  redis = await connectRedis(server.url);
-  png = await sharp({ create: { width: 3, height: 2, channels: 3, background: '#336699' } }).png().toBuffer();
-});
-
-after(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  await closeRedisClient(redis);
-  await server.stop();
-});
+const bed = useProxyTestbed({ width: 3, height: 2, channels: 3, background: '#336699' });
 
 async function proxy(options: Partial<ProxyOptions> = {}): Promise<RunningProxy> {
-  const p = await startProxy(redis, { keyPrefix: `lp-${randomUUID().slice(0, 8)}:`, ...options });
-  running.push(p);
+  const p = await bed.start({ keyPrefix: `lp-${randomUUID().slice(0, 8)}:`, ...options });
   return p;
 }
 
 async function submit(p: RunningProxy): Promise<string> {
-  const res = await postJson<{ job_id: string }>(`${p.url}/start_job`, JSON.stringify({ image: png.toString('base64') }));
+  const res = await postJson<{ job_id: string }>(`${p.url}/start_job`, JSON.stringify({ image: bed.png.toString('base64') }));
   assert.equal(res.status, 200);
   return res.body.job_id;
 }

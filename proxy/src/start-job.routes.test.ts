@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -6,32 +6,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
-import { JOB_ID_PATTERN, startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
-import { call, closeRedisClient, connectRedis, postJson, startProxy, type RunningProxy } from './app-harness.js';
+import { JOB_ID_PATTERN } from '@cutout/shared';
+import { call, postJson, useProxyTestbed, type ProxyOptions } from './app-harness.js';
 
 const IMAGES_DIR = fileURLToPath(new URL('../../test/fixtures/images/', import.meta.url));
 
-let server: RedisServerHandle;
-let redis: RedisClient;
-let png: Buffer;
-const running: RunningProxy[] = [];
+const bed = useProxyTestbed({ width: 64, height: 48, channels: 3, background: '#3366cc' });
 
-before(async () => {
-  server = await startRedisServer();
-  redis = await connectRedis(server.url);
-  png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } }).png().toBuffer();
-});
-
-after(async () => {
-  await Promise.all(running.map((p) => p.close()));
-  await closeRedisClient(redis);
-  await server.stop();
-});
-
-async function proxy(options: Parameters<typeof startProxy>[1] = { keyPrefix: `t${randomUUID().slice(0, 8)}:` }) {
-  const p = await startProxy(redis, options);
-  running.push(p);
-  return p;
+function proxy(options: ProxyOptions = { keyPrefix: `t${randomUUID().slice(0, 8)}:` }) {
+  return bed.start(options);
 }
 
 interface Started {
@@ -71,16 +54,16 @@ test('each fixture photo is queued: contract answer, Redis keys with TTL, id on 
     assert.equal(res.headers.get('x-powered-by'), null);
     const id = res.body.job_id;
     ids.push(id);
-    assert.equal(await redis.get(`${keyPrefix}${id}_image_in`), bytes.toString('base64'), `${name}: stored as sent`);
+    assert.equal(await bed.redis.get(`${keyPrefix}${id}_image_in`), bytes.toString('base64'), `${name}: stored as sent`);
     for (const key of [`${keyPrefix}${id}_image_in`, `${keyPrefix}${id}_job`]) {
-      const ttl = await redis.ttl(key);
+      const ttl = await bed.redis.ttl(key);
       assert.ok(ttl > 0 && ttl <= 321, `${key} has a TTL (${ttl})`);
     }
     const meta = await sharp(bytes).metadata();
-    const record = await redis.hGetAll(`${keyPrefix}${id}_job`);
+    const record = await bed.redis.hGetAll(`${keyPrefix}${id}_job`);
     assert.deepEqual([record.status, record.format, record.width, record.height, record.bytes], ['QUEUED', meta.format, String(meta.width), String(meta.height), String(bytes.length)]);
   }
-  assert.deepEqual(await redis.lRange(`${keyPrefix}job_id`, 0, -1), [...ids].reverse(), 'LPUSHed: newest on the left');
+  assert.deepEqual(await bed.redis.lRange(`${keyPrefix}job_id`, 0, -1), [...ids].reverse(), 'LPUSHed: newest on the left');
   const queued = p.logs.filter((l) => l.message === 'job queued');
   assert.deepEqual(queued.map((l) => l.job_id), ids);
   assert.ok(queued.every((l) => typeof l.width === 'number' && typeof l.format === 'string' && typeof l.request_id === 'string'));
@@ -93,15 +76,15 @@ test('a data-URL prefix, line-wrapped base64 and the URL-safe alphabet are accep
   const p = await proxy({ keyPrefix: 'forms:' });
   const webp = await sharp({ create: { width: 30, height: 20, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 0.5 } } }).webp().toBuffer();
   const forms = [
-    `data:image/png;base64,${png.toString('base64')}`,
-    png.toString('base64').replace(/.{76}/g, '$&\n'),
+    `data:image/png;base64,${bed.png.toString('base64')}`,
+    bed.png.toString('base64').replace(/.{76}/g, '$&\n'),
     `data:image/webp;base64,${webp.toString('base64url')}`,
   ];
-  const expected = [png, png, webp];
+  const expected = [bed.png, bed.png, webp];
   for (const [i, image] of forms.entries()) {
     const res = await postJson<Started>(`${p.url}/start_job`, JSON.stringify({ image }));
     assert.equal(res.status, 200, `form ${i}: ${JSON.stringify(res.body)}`);
-    const stored = await redis.get(`forms:${res.body.job_id}_image_in`);
+    const stored = await bed.redis.get(`forms:${res.body.job_id}_image_in`);
     assert.equal(stored, expected[i]!.toString('base64'), `form ${i}: prefix and line breaks removed, standard alphabet`);
   }
 });
@@ -116,28 +99,28 @@ test('every bad upload gets its documented status and code with a message, and n
   const b64 = (bytes: Buffer) => json({ image: bytes.toString('base64') });
   const cases: [string, string, string | undefined, number, string][] = [
     ['malformed JSON', '{"image": "abc"', 'application/json', 400, 'INVALID_JSON'],
-    ['text/plain', b64(png), 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['text/plain', b64(bed.png), 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['form encoded', 'image=abc', 'application/x-www-form-urlencoded', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['multipart', '--x\r\n\r\n--x--', 'multipart/form-data; boundary=x', 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['no image field', json({ picture: png.toString('base64') }), 'application/json', 400, 'MISSING_IMAGE'],
+    ['no image field', json({ picture: bed.png.toString('base64') }), 'application/json', 400, 'MISSING_IMAGE'],
     ['image is a number', json({ image: 42 }), 'application/json', 400, 'MISSING_IMAGE'],
     ['image is null', json({ image: null }), 'application/json', 400, 'MISSING_IMAGE'],
-    ['body is an array', json([png.toString('base64')]), 'application/json', 400, 'MISSING_IMAGE'],
-    ['body is a bare string', json(png.toString('base64')), 'application/json', 400, 'MISSING_IMAGE'],
+    ['body is an array', json([bed.png.toString('base64')]), 'application/json', 400, 'MISSING_IMAGE'],
+    ['body is a bare string', json(bed.png.toString('base64')), 'application/json', 400, 'MISSING_IMAGE'],
     ['not base64', json({ image: 'this is *not* base64!' }), 'application/json', 400, 'INVALID_BASE64'],
     ['empty image', json({ image: '' }), 'application/json', 400, 'EMPTY_IMAGE'],
     ['not an image', b64(Buffer.from('hello, I am a text file\n'.repeat(20))), 'application/json', 415, 'UNSUPPORTED_IMAGE_FORMAT'],
     ['random bytes', b64(Buffer.concat([Buffer.from('junk'), randomBytes(2000)])), 'application/json', 415, 'UNSUPPORTED_IMAGE_FORMAT'],
-    ['PNG cut in half', b64(png.subarray(0, png.length >> 1)), 'application/json', 400, 'IMAGE_TRUNCATED'],
-    ['PNG without IEND', b64(png.subarray(0, png.length - 12)), 'application/json', 400, 'IMAGE_TRUNCATED'],
-    ['PNG header only', b64(png.subarray(0, 20)), 'application/json', 400, 'IMAGE_TRUNCATED'],
+    ['PNG cut in half', b64(bed.png.subarray(0, bed.png.length >> 1)), 'application/json', 400, 'IMAGE_TRUNCATED'],
+    ['PNG without IEND', b64(bed.png.subarray(0, bed.png.length - 12)), 'application/json', 400, 'IMAGE_TRUNCATED'],
+    ['PNG header only', b64(bed.png.subarray(0, 20)), 'application/json', 400, 'IMAGE_TRUNCATED'],
     ['JPEG cut in half', b64(jpeg.subarray(0, jpeg.length >> 1)), 'application/json', 400, 'IMAGE_TRUNCATED'],
     ['JPEG without EOI', b64(jpeg.subarray(0, jpeg.length - 2)), 'application/json', 400, 'IMAGE_TRUNCATED'],
     ['JPEG headers only', b64(jpeg.subarray(0, 300)), 'application/json', 400, 'IMAGE_TRUNCATED'],
-    ['zero width', b64(withDeclaredSize(png, 0, 48)), 'application/json', 422, 'INVALID_DIMENSIONS'],
-    ['too large decoded', b64(Buffer.concat([png, randomBytes(limits.maxImageBytes)])), 'application/json', 413, 'IMAGE_TOO_LARGE'],
+    ['zero width', b64(withDeclaredSize(bed.png, 0, 48)), 'application/json', 422, 'INVALID_DIMENSIONS'],
+    ['too large decoded', b64(Buffer.concat([bed.png, randomBytes(limits.maxImageBytes)])), 'application/json', 413, 'IMAGE_TOO_LARGE'],
     ['too large body', json({ image: randomBytes(limits.maxImageBytes * 3).toString('base64') }), 'application/json', 413, 'IMAGE_TOO_LARGE'],
-    ['huge declared canvas', b64(withDeclaredSize(png, 100_000, 100_000)), 'application/json', 422, 'TOO_MANY_PIXELS'],
+    ['huge declared canvas', b64(withDeclaredSize(bed.png, 100_000, 100_000)), 'application/json', 422, 'TOO_MANY_PIXELS'],
     ['over the pixel limit', b64(wide), 'application/json', 422, 'TOO_MANY_PIXELS'],
   ];
   for (const [name, body, contentType, status, code] of cases) {
@@ -152,8 +135,8 @@ test('every bad upload gets its documented status and code with a message, and n
   assert.match(tooMany.body.error.message, /MAX_IMAGE_PIXELS/, 'names the setting');
   const tooLarge = await postJson<ErrorReply>(`${p.url}/start_job`, json({ image: randomBytes(limits.maxImageBytes * 3).toString('base64') }));
   assert.match(tooLarge.body.error.message, /0\.06 MiB.*MAX_IMAGE_BYTES/);
-  assert.equal(await redis.exists('bad:job_id'), 0, 'nothing was queued');
-  assert.equal(await redis.exists('bad:job_counts'), 0, 'nothing was counted');
+  assert.equal(await bed.redis.exists('bad:job_id'), 0, 'nothing was queued');
+  assert.equal(await bed.redis.exists('bad:job_counts'), 0, 'nothing was counted');
 });
 
 test('a POST without a body is MISSING_IMAGE, and unknown routes are NOT_FOUND', async () => {
