@@ -110,7 +110,7 @@ test('Redis down while the outcome is written: the write is retried until it lan
     predict: async () => {
       await own.stop(); // SIGTERM: Redis writes its append-only file before it goes
       setTimeout(() => void ownRedis(dir, own.port).then((revived) => (own = revived)), 300);
-      return { png: Buffer.from('png'), timings: {} };
+      return { bytes: Buffer.from('png'), timings: {} };
     },
   };
   try {
@@ -138,7 +138,7 @@ test('Redis down until the lease runs out: the outcome is given up and the job l
   const predict: Predictor = {
     predict: async () => {
       await own.stop();
-      return { png: Buffer.from('png'), timings: {} };
+      return { bytes: Buffer.from('png'), timings: {} };
     },
   };
   let revived: RedisServerHandle | null = null;

@@ -49,7 +49,7 @@ export interface ProcessResult {
 }
 
 type Ending =
-  | { kind: 'complete'; png: Buffer; predictMs: number; predict: PredictOutput['timings'] }
+  | { kind: 'complete'; output: Buffer; predictMs: number; predict: PredictOutput['timings'] }
   | { kind: 'fail' | 'retry'; code: string; message: string; predictStatus?: number | undefined }
   | { kind: 'release' };
 
@@ -90,8 +90,8 @@ export class JobProcessor {
     const signal = options.shutdown ? AbortSignal.any([heartbeat.lost, options.shutdown]) : heartbeat.lost;
     const predictStart = performance.now();
     try {
-      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal });
-      return { kind: 'complete', png: output.png, predictMs: ms(performance.now() - predictStart), predict: output.timings };
+      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal, options: job.options });
+      return { kind: 'complete', output: output.bytes, predictMs: ms(performance.now() - predictStart), predict: output.timings };
     } catch (error) {
       if (heartbeat.lost.aborted) return 'lost';
       if (options.shutdown?.aborted) return { kind: 'release' };
@@ -122,7 +122,7 @@ export class JobProcessor {
     const errorCode = ending.kind === 'fail' || ending.kind === 'retry' ? ending.code : undefined;
     switch (ending.kind) {
       case 'complete':
-        logger.info('job succeeded', { ...fields, duration_ms: durationMs, predict_ms: ending.predictMs, output_bytes: ending.png.length, timings });
+        logger.info('job succeeded', { ...fields, duration_ms: durationMs, predict_ms: ending.predictMs, output_bytes: ending.output.length, timings });
         return { outcome: 'succeeded' };
       case 'release':
         logger.info('job released', { ...fields, reason: 'batch is shutting down; the job goes back to the front of the queue' });
@@ -154,7 +154,7 @@ export class JobProcessor {
     const { repository } = this.#d;
     switch (ending.kind) {
       case 'complete':
-        return repository.complete(job.id, job.token, ending.png.toString('base64'), timings);
+        return repository.complete(job.id, job.token, ending.output.toString('base64'), timings);
       case 'fail':
         return repository.fail(job.id, job.token, ending.code, ending.message);
       case 'retry':

@@ -49,7 +49,7 @@ async function rejection(promise: Promise<unknown>): Promise<PredictError> {
 test('predict posts the raw bytes with the job id and returns the PNG bytes', async () => {
   const s = await server();
   const out = await client([s.url]).predict('job-1', jpeg);
-  assert.deepEqual(out.png, png);
+  assert.deepEqual(out.bytes, png);
   assert.deepEqual(out.timings, {}, 'no Server-Timing, no stage times');
   const [req] = s.requests;
   assert.equal(req?.method, 'POST');
@@ -92,14 +92,14 @@ test('predict\'s Server-Timing comes back as stage timings beside the PNG', asyn
   const s = await startFakePredict({ png, serverTiming: 'decode;dur=0.5, inference;dur=12, batch;desc=3' });
   servers.push(s);
   const out = await client([s.url]).predict('job-st', jpeg);
-  assert.deepEqual(out, { png, timings: { predict_decode_ms: 0.5, predict_inference_ms: 12, predict_batch_size: 3 } });
+  assert.deepEqual(out, { bytes: png, timings: { predict_decode_ms: 0.5, predict_inference_ms: 12, predict_batch_size: 3 } });
 });
 
 test('a refused or still-loading server is skipped for the next one', async () => {
   const loading = await server('loading');
   const healthy = await server();
   const c = client([await closedPortUrl(), loading.url, healthy.url]);
-  for (let call = 0; call < 3; call++) assert.deepEqual((await c.predict(`job-5-${call}`, jpeg)).png, png);
+  for (let call = 0; call < 3; call++) assert.deepEqual((await c.predict(`job-5-${call}`, jpeg)).bytes, png);
   assert.equal(healthy.requests.length, 3, 'every call ended on the healthy server');
   assert.equal(loading.requests.length, 2, 'each call tries a server at most once');
 });

@@ -1,4 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
+import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type JobOptions } from '@cutout/shared/contract';
 import { PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
 import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
 
@@ -16,11 +17,14 @@ export interface PredictClientOptions {
 export interface PredictCallOptions {
   /** Aborts the call (shutdown); the rejection is the signal's reason, not a PredictError. */
   signal?: AbortSignal;
+  /** The job's output options; predict produces that form. Default: the RGBA PNG. */
+  options?: JobOptions;
 }
 
 /** A cutout and predict's own account of where its time went. */
 export interface PredictOutput {
-  png: Buffer;
+  /** The output in the form the options asked for (PNG unless format=webp). */
+  bytes: Buffer;
   /** From predict's Server-Timing header; empty when it sent none. */
   timings: PredictStageTimings;
 }
@@ -77,16 +81,16 @@ async function readProblem(body: Dispatcher.ResponseData['body']): Promise<{ cod
 }
 
 /** The outcome of a response, once its status is known. The body is always read or destroyed. */
-async function readPredictResponse(res: Dispatcher.ResponseData, url: string): Promise<PredictOutput | Unreachable> {
+async function readPredictResponse(res: Dispatcher.ResponseData, url: string, expectedType: string): Promise<PredictOutput | Unreachable> {
   const { statusCode, headers, body } = res;
   try {
     if (statusCode === 200) {
       const type = firstHeader(headers['content-type']);
-      if (!type.startsWith('image/png')) {
-        throw new PredictFailedError(`predict at ${url} answered 200 with content type "${type}" instead of image/png`, statusCode);
+      if (!type.startsWith(expectedType)) {
+        throw new PredictFailedError(`predict at ${url} answered 200 with content type "${type}" instead of ${expectedType}`, statusCode);
       }
-      const png = Buffer.from(await body.arrayBuffer());
-      return { png, timings: predictStageTimings(headers['server-timing']) };
+      const bytes = Buffer.from(await body.arrayBuffer());
+      return { bytes, timings: predictStageTimings(headers['server-timing']) };
     }
     const problem = await readProblem(body);
     // 503 is predict still loading its model: a sibling server may be ready.
@@ -135,24 +139,26 @@ export class PredictClient {
     const reasons: string[] = [];
     for (let i = 0; i < this.urls.length; i++) {
       const index = (start + i) % this.urls.length;
-      const outcome = await this.#attempt(index, jobId, imageBytes, options.signal);
+      const outcome = await this.#attempt(index, jobId, imageBytes, options);
       if (!(outcome instanceof Unreachable)) return outcome;
       reasons.push(outcome.reason);
     }
     throw new PredictUnavailableError(`no predict server answered: ${reasons.join('; ')}`);
   }
 
-  async #attempt(index: number, jobId: string, imageBytes: Buffer, signal: AbortSignal | undefined): Promise<PredictOutput | Unreachable> {
+  async #attempt(index: number, jobId: string, imageBytes: Buffer, call: PredictCallOptions): Promise<PredictOutput | Unreachable> {
     const url = this.urls[index]!;
+    const { signal } = call;
+    const options = call.options ?? DEFAULT_JOB_OPTIONS;
     try {
       const res = await this.#pools[index]!.request({
-        path: '/predict',
+        path: `/predict${optionsToQuery(options)}`,
         method: 'POST',
         body: imageBytes,
         headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId },
         signal: signal ?? null,
       });
-      return await readPredictResponse(res, url);
+      return await readPredictResponse(res, url, outputMediaType(options.format));
     } catch (error) {
       if (error instanceof PredictError) throw error;
       if (signal?.aborted) throw signal.reason;

@@ -100,7 +100,7 @@ test('fencing: a stalled worker whose job was reaped and run by another cannot w
     repository: stalledRepo,
     logger: stalledLog.logger,
     retry: { baseDelayMs: 10, maxDelayMs: 10 },
-    predict: { predict: () => resumed.then(() => ({ png: Buffer.from('late result'), timings: {} })) },
+    predict: { predict: () => resumed.then(() => ({ bytes: Buffer.from('late result'), timings: {} })) },
   }).process(job, { worker: 'stalled:1:0' });
 
   const predict = await fakePredict();

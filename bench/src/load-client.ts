@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import type { GetJobResponse } from '@cutout/shared/contract';
 import type { BenchImage } from './images.js';
 import { mean, rate, round, summarize, type LatencySummary } from './stats.js';
 
@@ -46,14 +47,8 @@ export interface LoadResult {
 const WAIT_SECONDS = 30;
 const FINAL = new Set(['SUCCEEDED', 'FAILED']);
 
-interface JobAnswer {
-  status?: string;
-  job_id?: string;
-  job_status?: string;
-  img_out_base64?: string | null;
-  error?: { code?: string; message?: string };
-  timings?: unknown;
-}
+/** What start_job and get_job answer; the bench reads fields without validating, to keep the client cheap. */
+type JobAnswer = Partial<GetJobResponse>;
 
 function timingsOf(answer: JobAnswer): Record<string, unknown> | null {
   const raw = typeof answer.timings === 'string' ? (JSON.parse(answer.timings) as unknown) : answer.timings;

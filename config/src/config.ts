@@ -1,4 +1,5 @@
 import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
+import { readApiKeys, type ApiKey } from './api-keys.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -46,6 +47,14 @@ export interface Config {
   readonly deadLetterMax: number;
   /** How long one Redis call may take before a request answers 503. */
   readonly redisCommandTimeoutMs: number;
+  /** From API_KEYS or API_KEYS_FILE; empty: the API is open. */
+  readonly apiKeys: readonly ApiKey[];
+  /** Most unfinished jobs one API key may have; 0 for no limit. */
+  readonly apiKeyMaxQueued: number;
+  /** How long POST /v1/remove, /api/remove and the Vision API wait for their job. */
+  readonly syncTimeoutMs: number;
+  /** Most entries in one Vision-style body. */
+  readonly visionMaxRequests: number;
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -151,6 +160,10 @@ export function loadConfig(env: Env = process.env): Config {
     queueMaxDepth: r.int('QUEUE_MAX_DEPTH', 1, 100_000_000),
     deadLetterMax: r.int('DEAD_LETTER_MAX', 1, 10_000_000),
     redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 50, 60_000),
+    apiKeys: readApiKeys(r.raw('API_KEYS'), r.raw('API_KEYS_FILE'), r.problems),
+    apiKeyMaxQueued: r.int('API_KEY_MAX_QUEUED', 0, 100_000_000),
+    syncTimeoutMs: r.int('SYNC_TIMEOUT_MS', 100, 3_600_000),
+    visionMaxRequests: r.int('VISION_MAX_REQUESTS', 1, 1_000),
   };
   if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
     r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);

@@ -30,7 +30,16 @@ export const DEFAULTS = Object.freeze({
   QUEUE_MAX_DEPTH: 10_000,
   DEAD_LETTER_MAX: 1_000,
   REDIS_COMMAND_TIMEOUT_MS: 800,
+  API_KEYS: '',
+  API_KEYS_FILE: '',
+  /** 0: no per-key limit. */
+  API_KEY_MAX_QUEUED: 0,
+  SYNC_TIMEOUT_MS: 60_000,
+  VISION_MAX_REQUESTS: 16,
 });
+
+/** The shortest API key accepted: a short key can be guessed. */
+export const MIN_API_KEY_LENGTH = 16;
 
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];

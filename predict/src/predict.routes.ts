@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
-import { AppError, JOB_ID_PATTERN, decodeBase64Image, type RequestLocals } from '@cutout/shared';
+import { AppError, JOB_ID_PATTERN, decodeBase64Image, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES, readImageField, type RequestLocals } from '@cutout/shared';
+import { parseJobOptions, type JobOptions } from '@cutout/shared/contract';
 import { describeModel } from './metadata.js';
 import type { LoadedModel } from './model/model-loader.js';
 import { removeBackground, type StageTimings } from './pipeline/remove-background.js';
@@ -15,12 +16,9 @@ export interface PredictRouteDeps {
 }
 
 const JSON_TYPE = 'application/json';
-const RAW_TYPES: ReadonlySet<string> = new Set(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream']);
-
-/** The media type without parameters, lower case; '' when there is no Content-Type. */
-function mediaType(req: Request): string {
-  return (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-}
+/** What batch sends is octet-stream; the image types are for people trying predict with curl. */
+const RAW_TYPES: ReadonlySet<string> = new Set([...RAW_IMAGE_TYPES, 'application/octet-stream']);
+const mediaType = mediaTypeOf;
 
 /** A JSON body carries the image as base64 (4 bytes per 3) plus a little JSON around it. */
 export function jsonBodyLimit(maxImageBytes: number): number {
@@ -35,12 +33,10 @@ function serverTiming(timings: StageTimings): string {
   return [...stages, `batch;desc="${timings.batchSize}"`].join(', ');
 }
 
-function imageFromJson(body: unknown): Buffer {
-  const image = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).image : undefined;
-  if (typeof image !== 'string') {
-    throw new AppError(400, 'MISSING_IMAGE', 'the JSON body has no "image" string; send {"image": "<base64 of a PNG, JPEG or WebP file>"}');
-  }
-  return decodeBase64Image(image);
+/** A JSON body's image and options: `{"image": "<base64>", ...options}`. */
+function fromJson(body: unknown, query: Record<string, unknown>): { bytes: Buffer; options: JobOptions } {
+  const { image, ...rest } = fieldsOf(body);
+  return { bytes: decodeBase64Image(readImageField(image)), options: parseJobOptions({ ...query, ...rest }) };
 }
 
 function imageFromRaw(body: unknown): Buffer {
@@ -89,15 +85,17 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
       const jobId = req.get('x-job-id');
       if (jobId && JOB_ID_PATTERN.test(jobId)) (res.locals as RequestLocals).jobId = jobId;
       const asJson = mediaType(req) === JSON_TYPE;
-      const bytes = asJson ? imageFromJson(req.body) : imageFromRaw(req.body);
+      // Options come as query parameters with a raw body (what batch sends), as fields of a JSON one.
+      const query = req.query as Record<string, unknown>;
+      const { bytes, options } = asJson ? fromJson(req.body, query) : { bytes: imageFromRaw(req.body), options: parseJobOptions(query) };
       if (bytes.length > deps.maxImageBytes) {
         throw new AppError(413, 'BODY_TOO_LARGE', `the image is ${bytes.length} bytes, more than the limit of ${deps.maxImageBytes}; send a smaller file`);
       }
       const model = deps.model()!;
-      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.() });
+      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options });
       res.setHeader('Server-Timing', serverTiming(result.timings));
-      if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.png.toString('base64') });
-      else res.type('image/png').send(result.png);
+      if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.bytes.toString('base64') });
+      else res.type(result.mediaType).send(result.bytes);
     },
   );
 

@@ -69,6 +69,10 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
       ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
       ...(options.redisTimeoutMs === undefined ? {} : { redisTimeoutMs: options.redisTimeoutMs }),
       ...(options.queueFullRetryAfterSeconds === undefined ? {} : { queueFullRetryAfterSeconds: options.queueFullRetryAfterSeconds }),
+      ...(options.apiKeys === undefined ? {} : { apiKeys: options.apiKeys }),
+      ...(options.maxQueuedPerKey === undefined ? {} : { maxQueuedPerKey: options.maxQueuedPerKey }),
+      ...(options.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: options.syncTimeoutMs }),
+      ...(options.visionMaxRequests === undefined ? {} : { visionMaxRequests: options.visionMaxRequests }),
     });
   } catch (error) {
     await jobDone?.close();

@@ -1,6 +1,14 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
+import type { ApiKey } from '@cutout/config';
+import { createKeyring, requireApiKey } from './auth.js';
 import { clientErrors } from './client-errors.js';
+import { docsRoutes, isPublicPath } from './docs.routes.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { syncRoutes } from './sync.routes.js';
+import { taskRoutes } from './tasks.routes.js';
+import { v1Routes } from './v1.routes.js';
+import { visionRoutes } from './vision.routes.js';
 import type { JobDoneWaits } from './job-done.listener.js';
 import { jobsRoutes } from './jobs.routes.js';
 import { inMiB } from './jobs.schema.js';
@@ -33,7 +41,19 @@ export interface ProxyDeps {
   queueFullRetryAfterSeconds?: number;
   /** Long polls (`GET /get_job/{id}?wait=`); without it a wait answers at once. The caller starts and closes it. */
   jobDone?: JobDoneWaits;
+  /** API_KEYS / API_KEYS_FILE; none (default): the API is open. */
+  apiKeys?: readonly ApiKey[];
+  /** API_KEY_MAX_QUEUED (default 0: no limit). */
+  maxQueuedPerKey?: number;
+  /** SYNC_TIMEOUT_MS (default 60 000). */
+  syncTimeoutMs?: number;
+  /** VISION_MAX_REQUESTS (default 16). */
+  visionMaxRequests?: number;
 }
+
+export const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
+export const DEFAULT_VISION_MAX_REQUESTS = 16;
+const VERSION = '0.1.0';
 
 function checkDeps(deps: ProxyDeps): void {
   const { maxImageBytes, maxImagePixels } = deps.limits;
@@ -62,7 +82,9 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
 export function createApp(deps: ProxyDeps): Express {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
-  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone });
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 });
+  const keyring = createKeyring(deps.apiKeys ?? []);
+  const syncTimeoutMs = deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
   const statusService = new StatusService({
     jobs: deps.jobs,
     guard,
@@ -70,16 +92,24 @@ export function createApp(deps: ProxyDeps): Express {
     model: deps.model,
     jobTtlSeconds: deps.jobTtlSeconds,
     healthTimeoutMs: deps.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+    countsOnly: keyring.enabled,
   });
 
   const app = express();
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger));
+  app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path)));
   app.use(statusRoutes(statusService));
+  app.use(docsRoutes(buildOpenApiDocument(VERSION)));
   app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
+  app.use(v1Routes(jobService, deps.limits));
+  app.use(syncRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, model: deps.model }));
+  app.use(taskRoutes(jobService, deps.limits));
+  app.use(visionRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
   app.use(notFoundHandler());
   app.use(clientErrors());
-  app.use(retryAfterHeader({ REDIS_UNAVAILABLE: 1, QUEUE_FULL: deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S }));
+  const queueFullRetryAfter = deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S;
+  app.use(retryAfterHeader({ REDIS_UNAVAILABLE: 1, QUEUE_FULL: queueFullRetryAfter, KEY_QUEUE_FULL: queueFullRetryAfter, JOB_NOT_FINISHED: 1 }));
   app.use(errorHandler({ logger: deps.logger, bodyLimitHint: `an upload may hold an image of up to ${inMiB(deps.limits.maxImageBytes)} (MAX_IMAGE_BYTES)` }));
   return app;
 }

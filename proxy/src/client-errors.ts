@@ -6,8 +6,10 @@ import { jobNotFound } from './jobs.schema.js';
  * percent-encoding arrives as a URIError. For /get_job it is just an id that names no job: 404,
  * as the contract says. Everything else goes on to the shared error handler.
  */
+const JOB_PATHS = /^\/(get_job|v1\/jobs|tasks)\//;
+
 export function clientErrors(): ErrorRequestHandler {
   return (error: unknown, req: Request, _res: Response, next: NextFunction) => {
-    next(error instanceof URIError && req.path.startsWith('/get_job/') ? jobNotFound() : error);
+    next(error instanceof URIError && JOB_PATHS.test(req.path) ? jobNotFound() : error);
   };
 }

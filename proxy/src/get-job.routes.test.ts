@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { call, postJson, type RunningProxy, useProxyTestbed } from './app-harness.js';
-import type { JobView } from './jobs.service.js';
+import type { JobView } from './job-views.js';
 
 const bed = useProxyTestbed({ width: 5, height: 3, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 1 } });
 

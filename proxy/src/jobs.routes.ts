@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { RequestLocals } from '@cutout/shared';
 import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
 import type { JobService } from './jobs.service.js';
+import { ownerOf } from './auth.js';
 
 /** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
 export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
@@ -10,7 +11,7 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
   router.post('/start_job', jsonBody(maxImageBytes), async (req: Request, res: Response) => {
     const locals = res.locals as RequestLocals;
     const image = readStartJobBody(req.body);
-    const started = await service.start(image, locals.requestId);
+    const started = await service.start(image, locals.requestId, ownerOf(res));
     locals.jobId = started.jobId;
     res.json({ status: 'ok', job_id: started.jobId, job_status: 'QUEUED' });
   });
@@ -21,10 +22,10 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
       // 'close' before an answer was sent means the client went away: stop waiting for it.
       const gone = new AbortController();
       res.once('close', () => gone.abort());
-      await service.waitForEnd(req.params.job_id, waitMs, gone.signal);
+      await service.waitForEnd(req.params.job_id, waitMs, gone.signal, ownerOf(res));
       if (gone.signal.aborted) return;
     }
-    const view = await service.view(req.params.job_id);
+    const view = await service.view(req.params.job_id, ownerOf(res));
     (res.locals as RequestLocals).jobId = view.job_id;
     res.json(view);
   });

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { AppError, JOB_ID_PATTERN } from '@cutout/shared';
+import { AppError, fieldsOf, JOB_ID_PATTERN, readImageField } from '@cutout/shared';
 
 const MIB = 1024 * 1024;
 
@@ -29,10 +29,10 @@ export function imageTooLarge(maxImageBytes: number, actualBytes?: number): AppE
  * body over the limit answers 413 IMAGE_TOO_LARGE (what the client can act on) rather than the
  * generic BODY_TOO_LARGE.
  */
-export function jsonBody(maxImageBytes: number): RequestHandler {
+export function jsonBody(maxImageBytes: number, images = 1): RequestHandler {
   // strict: false lets valid JSON of the wrong shape (a bare string, null) reach the schema
   // check and get MISSING_IMAGE, keeping INVALID_JSON for bodies that are not JSON at all.
-  const limit = bodyLimitBytes(maxImageBytes);
+  const limit = bodyLimitBytes(maxImageBytes) * images;
   const parse = express.json({ limit, strict: false, type: 'application/json' });
   return (req: Request, res: Response, next: NextFunction) => {
     // body-parser would refuse a declared length over the limit only after reading the whole
@@ -59,12 +59,7 @@ export function jsonBody(maxImageBytes: number): RequestHandler {
 
 /** The `image` string of a start_job body. */
 export function readStartJobBody(body: unknown): string {
-  const image = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).image : undefined;
-  if (typeof image !== 'string') {
-    const found = image === undefined ? 'no "image" field' : `"image" is ${image === null ? 'null' : typeof image}`;
-    throw new AppError(400, 'MISSING_IMAGE', `the body has ${found}; send {"image": "<base64 of a PNG, JPEG or WebP file>"}`);
-  }
-  return image;
+  return readImageField(fieldsOf(body).image);
 }
 
 export function jobNotFound(): AppError {

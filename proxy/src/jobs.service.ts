@@ -3,16 +3,21 @@ import {
   AppError,
   assertImageComplete,
   decodeBase64Upload,
+  readImageField,
   readImageHeader,
   type ImageHeader,
+  type EnqueueResult,
   type JobRecord,
   type JobRepository,
-  type JobStatus,
-  type JobTimings,
   type Logger,
 } from '@cutout/shared';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_JOB_OPTIONS, isFinalStatus, outputMediaType, type JobOptions } from '@cutout/shared/contract';
+import type { Owner } from './auth.js';
 import type { JobDoneWaits, WakeReason } from './job-done.listener.js';
+import { toJobView, type JobView } from './job-views.js';
 import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
+import type { RawUpload } from './upload.body.js';
 import type { RedisGuard } from './redis-guard.js';
 
 export interface UploadLimits {
@@ -23,7 +28,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'get' | 'stats' | 'ping'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'get' | 'output' | 'stats' | 'ping'>;
 
 export interface CheckedUpload {
   bytes: Buffer;
@@ -33,11 +38,11 @@ export interface CheckedUpload {
 }
 
 /**
- * Everything the proxy can tell about an upload without decoding its pixels, cheapest first:
- * base64, byte size, format and size from the header, the file's structure, the pixel count.
+ * Everything the proxy can tell about an image without decoding its pixels, cheapest first:
+ * byte size, format and size from the header, the file's structure, the pixel count.
  */
-export function checkUpload(image: string, limits: UploadLimits): CheckedUpload {
-  const { bytes, base64 } = decodeBase64Upload(image);
+export function checkImageBytes(bytes: Buffer, limits: UploadLimits): ImageHeader {
+  if (bytes.length === 0) throw new AppError(400, 'EMPTY_IMAGE', 'the file is empty; send a PNG, JPEG or WebP file');
   if (bytes.length > limits.maxImageBytes) throw imageTooLarge(limits.maxImageBytes, bytes.length);
   const header = readImageHeader(bytes);
   assertImageComplete(bytes, header);
@@ -49,54 +54,57 @@ export function checkUpload(image: string, limits: UploadLimits): CheckedUpload 
       `the image is ${header.width}×${header.height} = ${pixels} pixels, over the limit of ${limits.maxImagePixels} pixels (MAX_IMAGE_PIXELS); scale it down and send it again`,
     );
   }
-  return { bytes, header, base64 };
+  return header;
 }
 
-/** GET /get_job's answer: the contract's five fields, then our extras. */
-export interface JobView {
-  status: 'ok' | 'ng';
-  job_id: string;
-  job_status: JobStatus;
-  img_in_base64: string | null;
-  img_out_base64: string | null;
-  error?: { code: string; message: string };
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number;
-  /** Where the time went (queue wait, predict's stages, ...), once the job SUCCEEDED; else null. */
-  timings: JobTimings | null;
+/** A base64 upload (start_job, JSON bodies): the base64 is checked first, then the bytes. */
+export function checkUpload(image: string, limits: UploadLimits): CheckedUpload {
+  const { bytes, base64 } = decodeBase64Upload(image);
+  return { bytes, header: checkImageBytes(bytes, limits), base64 };
 }
 
-const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function toJobView(record: JobRecord): JobView {
-  // "ok" promises the reference client a result it can save, so it needs both the state and the bytes.
-  const done = record.status === 'SUCCEEDED' && record.imageOutBase64 !== null;
-  return {
-    status: done ? 'ok' : 'ng',
-    job_id: record.id,
-    job_status: record.status,
-    img_in_base64: record.imageInBase64,
-    img_out_base64: done ? record.imageOutBase64 : null,
-    ...(record.status === 'FAILED' ? { error: record.error ?? { code: 'JOB_FAILED', message: 'the job failed without a recorded reason; submit it again' } } : {}),
-    created_at: isoTime(record.createdAt),
-    started_at: isoTime(record.startedAt),
-    finished_at: isoTime(record.finishedAt),
-    attempts: record.attempts,
-    timings: record.timings,
-  };
+/** An upload in any body form, checked; a JSON body without an image string is 400 MISSING_IMAGE. */
+export function checkRawUpload(upload: RawUpload, limits: UploadLimits): CheckedUpload {
+  if (upload.kind === 'bytes') {
+    const header = checkImageBytes(upload.bytes, limits);
+    return { bytes: upload.bytes, header, base64: upload.bytes.toString('base64') };
+  }
+  return checkUpload(readImageField(upload.image), limits);
 }
 
-const isFinal = (status: JobStatus) => status === 'SUCCEEDED' || status === 'FAILED';
-
-function queueFull(depth: number): AppError {
+function refused(queued: Extract<EnqueueResult, { accepted: false }>): AppError {
+  if (queued.reason === 'owner') {
+    return new AppError(
+      429,
+      'KEY_QUEUE_FULL',
+      `this API key already has ${queued.depth} unfinished jobs, its limit (API_KEY_MAX_QUEUED); nothing was queued: send it again after the Retry-After seconds, or wait for your jobs to finish`,
+    );
+  }
   return new AppError(
     429,
     'QUEUE_FULL',
-    `the queue already holds ${depth} jobs, its limit (QUEUE_MAX_DEPTH); nothing was queued: send the same request again after the Retry-After seconds`,
+    `the queue already holds ${queued.depth} jobs, its limit (QUEUE_MAX_DEPTH); nothing was queued: send the same request again after the Retry-After seconds`,
   );
 }
+
+/** What a submit carries besides the image. */
+export interface SubmitOptions {
+  requestId: string;
+  /** The API key's name; null while the API is open. */
+  owner?: Owner;
+  options?: JobOptions;
+}
+
+/** The output of a SUCCEEDED job, ready to send. */
+export interface JobResult {
+  bytes: Buffer;
+  mediaType: string;
+  /** Stable for the job's one result: its id and the claim that stored it. */
+  etag: string;
+}
+
+/** How long a synchronous caller waits between looks when no long poll can be held (subscriber down). */
+const SYNC_RECHECK_MS = 250;
 
 export interface JobServiceDeps {
   jobs: JobStore;
@@ -105,10 +113,14 @@ export interface JobServiceDeps {
   guard: RedisGuard;
   /** Long polls; without it `?wait=` answers at once. */
   jobDone?: JobDoneWaits | undefined;
+  /** API_KEY_MAX_QUEUED: most unfinished jobs per API key; 0 for no limit. */
+  maxQueuedPerKey?: number;
 }
 
 export interface StartedJob {
   jobId: string;
+  /** The job as it was queued (created_at on the proxy's clock; a read gives Redis's). */
+  record: JobRecord;
   header: ImageHeader;
   bytes: number;
 }
@@ -116,20 +128,53 @@ export interface StartedJob {
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
-  /** Checks an upload and queues it; nothing is written unless every check passed. */
-  async start(image: string, requestId: string): Promise<StartedJob> {
-    const { bytes, header, base64: imageBase64 } = checkUpload(image, this.deps.limits);
+  /** Checks a start_job upload and queues it; nothing is written unless every check passed. */
+  start(image: string, requestId: string, owner: Owner = null): Promise<StartedJob> {
+    return this.submit(checkUpload(image, this.deps.limits), { requestId, owner });
+  }
+
+  /** Queues a checked upload with its options and owner, in one atomic step. */
+  async submit(upload: CheckedUpload, submit: SubmitOptions): Promise<StartedJob> {
+    const { bytes, header, base64: imageBase64 } = upload;
+    const { requestId, owner = null, options } = submit;
     const jobId = randomUUID();
     // Stored in one canonical form (standard alphabet, padded, no prefix or line breaks) whatever
     // the client sent; it decodes to exactly the bytes that passed the checks.
-    const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length };
+    const job = {
+      id: jobId,
+      imageBase64,
+      format: header.format,
+      width: header.width,
+      height: header.height,
+      bytes: bytes.length,
+      ...(options ? { options } : {}),
+      ...(owner === null ? {} : { owner, ownerMaxActive: this.deps.maxQueuedPerKey ?? 0 }),
+    };
     const queued = await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
     if (!queued.accepted) {
-      this.deps.logger.warn('queue full: upload refused', { request_id: requestId, depth: queued.depth, bytes: bytes.length });
-      throw queueFull(queued.depth);
+      this.deps.logger.warn(queued.reason === 'queue' ? 'queue full: upload refused' : 'key queue full: upload refused', { request_id: requestId, reason: queued.reason, depth: queued.depth, bytes: bytes.length, api_key: owner ?? undefined });
+      throw refused(queued);
     }
-    this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length });
-    return { jobId, header, bytes: bytes.length };
+    this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length, api_key: owner ?? undefined });
+    const record: JobRecord = {
+      id: jobId,
+      status: 'QUEUED',
+      createdAt: Date.now(),
+      startedAt: null,
+      finishedAt: null,
+      attempts: 0,
+      options: options ?? DEFAULT_JOB_OPTIONS,
+      owner,
+      error: null,
+      lastError: null,
+      lease: null,
+      retryAt: null,
+      outputWrites: 0,
+      imageInBase64: null,
+      imageOutBase64: null,
+      timings: null,
+    };
+    return { jobId, record, header, bytes: bytes.length };
   }
 
   /**
@@ -137,14 +182,15 @@ export class JobService {
    * or no wait can be held (the subscriber is down, too many waits, shutdown): then read the
    * view. Unknown ids return at once, for view() to answer 404.
    */
-  async waitForEnd(rawId: string, waitMs: number, signal?: AbortSignal): Promise<WakeReason | 'now'> {
+  async waitForEnd(rawId: string, waitMs: number, signal?: AbortSignal, owner: Owner = null): Promise<WakeReason | 'now'> {
     const id = parseJobId(rawId);
     const wait = id === null || waitMs <= 0 ? null : (this.deps.jobDone?.waitFor(id, waitMs, signal) ?? null);
     if (id === null || wait === null) return 'now';
     try {
       // Registered before this read: an end published after it wakes the wait, one before shows here.
       const record = await this.deps.guard('get job state', () => this.deps.jobs.get(id, { withImages: false }));
-      if (record === null || isFinal(record.status)) return 'now';
+      // Another key's job answers at once, as an unknown one does: a wait must not tell that it exists.
+      if (record === null || isFinalStatus(record.status) || (owner !== null && record.owner !== owner)) return 'now';
       this.deps.logger.debug('long poll waiting', { job_id: id, wait_ms: waitMs, job_status: record.status });
       const reason = await wait.woken;
       this.deps.logger.debug('long poll woken', { job_id: id, reason });
@@ -154,13 +200,56 @@ export class JobService {
     }
   }
 
-  /** The job's view; 404 JOB_NOT_FOUND for ids that are not ours, unknown or expired. */
-  async view(rawId: string): Promise<JobView> {
+  /**
+   * The job's record (without images, or with them for §1's view); 404 JOB_NOT_FOUND for ids
+   * that are not ours, unknown, expired, or another API key's: whether a job exists is itself
+   * not told to a key that does not own it.
+   */
+  async record(rawId: string, owner: Owner, { withImages = false } = {}): Promise<JobRecord> {
     const id = parseJobId(rawId);
-    const record = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.get(id));
-    if (record === null) {
-      throw jobNotFound();
+    const record = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.get(id, { withImages }));
+    if (record === null || (owner !== null && record.owner !== owner)) throw jobNotFound();
+    return record;
+  }
+
+  /** §1's view of the job, with both images. */
+  async view(rawId: string, owner: Owner = null): Promise<JobView> {
+    return toJobView(await this.record(rawId, owner, { withImages: true }));
+  }
+
+  /** The output bytes of a SUCCEEDED job; 409 while it is not finished or when it failed. */
+  async result(rawId: string, owner: Owner): Promise<JobResult> {
+    const record = await this.record(rawId, owner);
+    if (record.status === 'QUEUED' || record.status === 'RUNNING') {
+      throw new AppError(409, 'JOB_NOT_FINISHED', `the job is ${record.status}; fetch the result once it has SUCCEEDED (GET /v1/jobs/{id}?wait=30 waits for it), after the Retry-After seconds`);
     }
-    return toJobView(record);
+    if (record.status === 'FAILED') {
+      const error = record.error ?? { code: 'JOB_FAILED', message: 'no reason was recorded' };
+      throw new AppError(409, 'JOB_FAILED', `the job FAILED with ${error.code}: ${error.message}`);
+    }
+    const base64 = await this.outputBase64(record.id);
+    if (base64 === null) throw jobNotFound();
+    return { bytes: Buffer.from(base64, 'base64'), mediaType: outputMediaType(record.options.format), etag: `"${record.id}-${record.attempts}"` };
+  }
+
+  /** The stored output's base64 (what §1 and seed 001 carry), or null. */
+  outputBase64(id: string): Promise<string | null> {
+    return this.deps.guard('get job output', () => this.deps.jobs.output(id));
+  }
+
+  /**
+   * Waits, for a synchronous caller, until the job has ended or `timeoutMs` has passed, and
+   * returns its record. Long polls are renewed until the deadline; while none can be held (the
+   * subscriber is away) it looks again every quarter second. Never cancels the job.
+   */
+  async awaitEnd(id: string, owner: Owner, timeoutMs: number, signal?: AbortSignal): Promise<JobRecord> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      const reason = left > 0 ? await this.waitForEnd(id, left, signal, owner) : 'timeout';
+      const record = await this.record(id, owner);
+      if (isFinalStatus(record.status) || signal?.aborted || performance.now() >= deadline) return record;
+      if (reason === 'now' || reason === 'disconnected') await sleep(Math.min(SYNC_RECHECK_MS, deadline - performance.now()));
+    }
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { call, postJson, type ProxyOptions, type RunningProxy, useProxyTestbed } from './app-harness.js';
-import type { JobView } from './jobs.service.js';
+import type { JobView } from './job-views.js';
 
 const bed = useProxyTestbed({ width: 3, height: 2, channels: 3, background: '#336699' });
 

@@ -42,7 +42,16 @@ const app = createApp({
   jobTtlSeconds: config.jobTtlSeconds,
   redisTimeoutMs: config.redisCommandTimeoutMs,
   jobDone,
+  apiKeys: config.apiKeys,
+  maxQueuedPerKey: config.apiKeyMaxQueued,
+  syncTimeoutMs: config.syncTimeoutMs,
+  visionMaxRequests: config.visionMaxRequests,
 });
+if (config.apiKeys.length === 0) {
+  logger.warn('API_KEYS and API_KEYS_FILE are not set: the API is open to anyone who can reach this port');
+} else {
+  logger.info('API keys on', { keys: config.apiKeys.map((k) => k.name) });
+}
 
 const server: Server = app.listen(config.proxyPort, config.proxyHost, (error?: Error) => {
   if (error) {

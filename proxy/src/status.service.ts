@@ -6,9 +6,10 @@ export interface Metadata {
   /** delayed: waiting for a retry to come due (still QUEUED to clients). */
   queue: { queued: number; running: number; delayed: number };
   jobs: { submitted: number; succeeded: number; failed: number };
-  model: string;
-  limits: { max_image_bytes: number; max_image_pixels: number };
-  job_ttl_seconds: number;
+  /** Left out while API keys are on: a key holder learns counts, not the deployment. */
+  model?: string;
+  limits?: { max_image_bytes: number; max_image_pixels: number };
+  job_ttl_seconds?: number;
 }
 
 export interface StatusServiceDeps {
@@ -19,6 +20,8 @@ export interface StatusServiceDeps {
   jobTtlSeconds: number;
   /** A health check must answer quickly even when Redis does not. */
   healthTimeoutMs: number;
+  /** With API keys on, /metadata shows only counts. */
+  countsOnly?: boolean;
 }
 
 export class StatusService {
@@ -32,10 +35,14 @@ export class StatusService {
   /** Counts only: listing jobs would leak ids (each one is a key to someone's image). */
   async metadata(): Promise<Metadata> {
     const stats = await this.deps.guard('stats', () => this.deps.jobs.stats());
-    return {
-      status: 'ok',
+    const counts = {
+      status: 'ok' as const,
       queue: { queued: stats.queued, running: stats.running, delayed: stats.delayed },
       jobs: { submitted: stats.submitted, succeeded: stats.succeeded, failed: stats.failed },
+    };
+    if (this.deps.countsOnly) return counts;
+    return {
+      ...counts,
       model: this.deps.model,
       limits: { max_image_bytes: this.deps.limits.maxImageBytes, max_image_pixels: this.deps.limits.maxImagePixels },
       job_ttl_seconds: this.deps.jobTtlSeconds,

@@ -20,6 +20,7 @@ export {
 export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } from './redis/job-timings.js';
 export { requestContext, type RequestLocals } from './http/request-context.js';
 export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
+export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
 export { freePort } from './process/free-port.js';
 export {
   startRedisServer,

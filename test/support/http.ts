@@ -1,3 +1,4 @@
+import type { GetJobResponse } from '@cutout/shared/contract';
 /** Small JSON-over-HTTP helpers for talking to the stack the way a client would. */
 export interface JsonResponse<T = Record<string, unknown>> {
   status: number;
@@ -30,14 +31,8 @@ export async function postJson<T = Record<string, unknown>>(
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
-export interface JobView {
-  status: 'ok' | 'ng';
-  job_id: string;
-  job_status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  img_in_base64: string | null;
-  img_out_base64: string | null;
-  error?: { code: string; message: string };
-}
+/** GET /get_job's answer, from the contract module. */
+export type JobView = GetJobResponse;
 
 /** Polls get_job until the job is finished; no fixed sleep beyond a short poll interval. */
 export async function waitForJob(proxyUrl: string, jobId: string, maxWaitMs = 120_000): Promise<JobView> {

@@ -1,20 +1,18 @@
 import { Agent, request } from 'undici';
+import type { JobStatus } from '@cutout/shared';
+import { GetJobResponseSchema, StartJobResponseSchema, type GetJobResponse, type StartJobResponse } from '@cutout/shared/contract';
 
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type { JobStatus };
+/** GET /get_job's answer, as the contract declares it. */
+export type JobView = Pick<GetJobResponse, 'status' | 'job_id' | 'job_status' | 'img_out_base64' | 'error' | 'timings'>;
+export type StartedJob = StartJobResponse;
 
-export interface JobView {
-  status: 'ok' | 'ng';
-  job_id: string;
-  job_status: JobStatus;
-  img_out_base64: string | null;
-  error?: { code: string; message: string };
-  /** Where the time went, once SUCCEEDED (newer proxies); see the README. */
-  timings?: Record<string, number> | null;
-}
+/** What the CLI reads of a get_job answer: the contract's fields it uses (request.py reads no more). */
+const JobAnswerSchema = GetJobResponseSchema.pick({ status: true, job_id: true, job_status: true, img_out_base64: true, error: true, timings: true });
 
-export interface StartedJob {
-  job_id: string;
-  job_status: JobStatus;
+/** "without a job_id; without a job_status; with an invalid status", one part per problem zod found. */
+function whatIsWrong(issues: ReadonlyArray<{ path: PropertyKey[]; input?: unknown }>): string {
+  return issues.map((issue) => `${issue.input === undefined ? 'without a' : 'with an invalid'} ${String(issue.path[0] ?? 'body')}`).join('; ');
 }
 
 /** The proxy could not be reached at all (refused, unknown host, timed out). */
@@ -104,9 +102,10 @@ export class ProxyClient {
   }
 
   async startJob(imageBase64: string): Promise<StartedJob> {
-    const body = this.ok(await this.call('POST', '/start_job', { image: imageBase64 })) as Partial<StartedJob>;
-    if (typeof body.job_id !== 'string') throw new ApiError(200, 'BAD_ANSWER', `start_job answered without a job_id: ${summarize(body)}`);
-    return body as StartedJob;
+    const body = this.ok(await this.call('POST', '/start_job', { image: imageBase64 }));
+    const parsed = StartJobResponseSchema.safeParse(body);
+    if (!parsed.success) throw new ApiError(200, 'BAD_ANSWER', `start_job answered ${whatIsWrong(parsed.error.issues)}: ${summarize(body)}`);
+    return parsed.data;
   }
 
   /**
@@ -116,9 +115,11 @@ export class ProxyClient {
   async getJob(jobId: string, options: { waitMs?: number } = {}): Promise<JobView> {
     const waitMs = Math.min(Math.round(options.waitMs ?? 0), MAX_WAIT_MS);
     const query = waitMs >= 1 ? `?wait=${waitMs / 1000}` : '';
-    const body = this.ok(await this.call('GET', `/get_job/${encodeURIComponent(jobId)}${query}`)) as Partial<JobView>;
-    if (typeof body.job_status !== 'string') throw new ApiError(200, 'BAD_ANSWER', `get_job answered without a job_status: ${summarize(body)}`);
-    return body as JobView;
+    const body = this.ok(await this.call('GET', `/get_job/${encodeURIComponent(jobId)}${query}`));
+    // Checked against the contract, so a proxy that answers something else is named, not misread.
+    const parsed = JobAnswerSchema.safeParse(body);
+    if (!parsed.success) throw new ApiError(200, 'BAD_ANSWER', `get_job answered ${whatIsWrong(parsed.error.issues)}: ${summarize(body).slice(0, 300)}`);
+    return parsed.data;
   }
 
   async close(): Promise<void> {

@@ -65,7 +65,7 @@ test('MODEL: a path follows the default preset, preset:path picks another, and t
     const { rgb, mask } = renderScene({ width: 200, height: 150, background: plain([250, 250, 250]), shape: circle(90, 80, 40), colour: [10, 90, 200] });
     const png = await sharp(rgb, { raw: { width: 200, height: 150, channels: 3 } }).png().toBuffer();
     const result = await removeBackground(png, plainPath, { maxImagePixels: 1_000_000 });
-    const alpha = await sharp(result.png).extractChannel(3).raw().toBuffer();
+    const alpha = await sharp(result.bytes).extractChannel(3).raw().toBuffer();
     assert.ok(maskIou(alpha, mask) >= 0.9, `IoU ${maskIou(alpha, mask).toFixed(3)}`);
   } finally {
     await plainPath.close();
@@ -107,7 +107,7 @@ async function cutoutAlpha(model: Awaited<ReturnType<typeof loadModel>>): Promis
   const { rgb } = renderScene({ width: 240, height: 180, background: plain([240, 240, 235]), shape: circle(120, 90, 50), colour: [200, 40, 40] });
   const png = await sharp(rgb, { raw: { width: 240, height: 180, channels: 3 } }).png().toBuffer();
   const result = await removeBackground(png, model, { maxImagePixels: 1_000_000 });
-  return sharp(result.png).extractChannel(3).raw().toBuffer();
+  return sharp(result.bytes).extractChannel(3).raw().toBuffer();
 }
 
 test('session options: no optimisation, one intra-op and one inter-op thread, spinning on: load, run, match the defaults and are reported', async () => {

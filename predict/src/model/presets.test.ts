@@ -188,11 +188,11 @@ async function checkPreset(name: string, e: Expected, bytes: Buffer): Promise<vo
 
     // (b) an 8-bit RGBA PNG at the photo's size.
     const info = await sharp(bytes).metadata();
-    const out = await sharp(result.png).metadata();
+    const out = await sharp(result.bytes).metadata();
     assert.deepEqual([out.format, out.channels, out.depth, out.width, out.height], ['png', 4, 'uchar', info.width, info.height]);
 
     // (c) its alpha is the stand-in's first output, post-processed as this preset says and no other way.
-    await assertAlpha(result.png, expected, e, info.width!, info.height!);
+    await assertAlpha(result.bytes, expected, e, info.width!, info.height!);
   } finally {
     await loaded.close();
   }
@@ -237,7 +237,7 @@ test('isnet-general-use: an all-black image gives (0 − mean) / std and a fully
   const model = await loadModel(`isnet-general-use:${file}`);
   try {
     const result = await removeBackground(bytes, model, { maxImagePixels: 10_000 });
-    const alpha = await sharp(result.png).extractChannel(3).raw().toBuffer();
+    const alpha = await sharp(result.bytes).extractChannel(3).raw().toBuffer();
     assert.ok(alpha.every((v) => v === 0), 'a constant model output carries no mask');
   } finally {
     await model.close();

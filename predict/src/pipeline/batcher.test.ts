@@ -209,7 +209,7 @@ test('removeBackground through a batcher: concurrent photos give the same PNGs a
   const batcher = new InferenceBatcher(border, { maxBatch: 4, maxDelayMs: 60_000 });
   const together = await Promise.all(inputs.map((bytes) => removeBackground(bytes, border, { ...options, batcher })));
   together.forEach((result, i) => {
-    assert.ok(result.png.equals(alone[i]!.png), `image ${i}`);
+    assert.ok(result.bytes.equals(alone[i]!.bytes), `image ${i}`);
     assert.equal(alone[i]!.timings.batchSize, 1);
   });
   // With a long delay no run starts until 4 items wait or the stragglers' delay runs out; 8 items fill two batches.

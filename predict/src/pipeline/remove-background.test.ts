@@ -24,12 +24,12 @@ function cutout(bytes: Buffer, maxImagePixels = 50_000_000): Promise<CutoutResul
 
 /** Checks the contract's output image and returns its pixels: PNG, 8-bit RGBA, the expected size. */
 async function readCutout(result: CutoutResult, width: number, height: number): Promise<{ rgba: Buffer; alpha: Uint8Array }> {
-  const meta = await sharp(result.png).metadata();
+  const meta = await sharp(result.bytes).metadata();
   assert.equal(meta.format, 'png');
   assert.equal(meta.channels, 4);
   assert.equal(meta.depth, 'uchar');
   assert.deepEqual([meta.width, meta.height, result.width, result.height], [width, height, width, height]);
-  const rgba = await sharp(result.png).raw().toBuffer();
+  const rgba = await sharp(result.bytes).raw().toBuffer();
   const alpha = new Uint8Array(width * height);
   for (let p = 0; p < alpha.length; p++) alpha[p] = rgba[p * 4 + 3]!;
   return { rgba, alpha };

@@ -5,6 +5,8 @@ import { decodeImage, type DecodedImage } from './decode.js';
 import type { ImageFormat } from '@cutout/shared';
 import { toInputTensor, toMaskBytes } from './tensor.js';
 import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
+import { encodeOutput } from './output.js';
+import { DEFAULT_JOB_OPTIONS, type JobOptions } from '@cutout/shared/contract';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -18,8 +20,10 @@ export interface StageTimings {
 }
 
 export interface CutoutResult {
-  /** 8-bit RGBA PNG: the input's RGB, the model's mask as alpha. */
-  readonly png: Buffer;
+  /** The output the options asked for; by default an 8-bit RGBA PNG: the input's RGB, the model's mask as alpha. */
+  readonly bytes: Buffer;
+  /** image/png or image/webp. */
+  readonly mediaType: string;
   readonly width: number;
   readonly height: number;
   readonly inputFormat: ImageFormat;
@@ -31,6 +35,8 @@ export interface RemoveBackgroundOptions {
   maxImagePixels: number;
   /** Gathers concurrent images into shared onnxruntime runs; without one, each image runs alone at once. */
   batcher?: InferenceBatcher;
+  /** What to produce (CONTRACT §3, §6); default the RGBA PNG cutout. */
+  output?: JobOptions;
 }
 
 const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;
@@ -60,13 +66,6 @@ async function postprocess(output: InferenceResult, image: DecodedImage, model: 
   return raw(mask, maskWidth, maskHeight, 1).resize(image.width, image.height, RESIZE).extractChannel(0).raw().toBuffer();
 }
 
-function encode(image: DecodedImage, alpha: Buffer): Promise<Buffer> {
-  return raw(image.rgb, image.width, image.height, 3)
-    .joinChannel(alpha, { raw: { width: image.width, height: image.height, channels: 1 } })
-    .png()
-    .toBuffer();
-}
-
 /**
  * The whole cutout of one image, usable without HTTP: bytes in, RGBA PNG out, with per-stage timings.
  * Bad input throws AppError (4xx); anything else is predict's own failure.
@@ -83,17 +82,18 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   const decode = lap();
   const input = await preprocess(image, model);
   const preprocessMs = lap();
-  const output = await infer(input, model, options.batcher);
+  const inferred = await infer(input, model, options.batcher);
   const inference = lap();
-  const alpha = await postprocess(output, image, model);
+  const alpha = await postprocess(inferred, image, model);
   const postprocessMs = lap();
-  const png = await encode(image, alpha);
+  const output = await encodeOutput(image, alpha, options.output ?? DEFAULT_JOB_OPTIONS);
   const encodeMs = lap();
   return {
-    png,
+    bytes: output.bytes,
+    mediaType: output.mediaType,
     width: image.width,
     height: image.height,
     inputFormat: image.format,
-    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize: output.batchSize },
+    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize: inferred.batchSize },
   };
 }

@@ -9,6 +9,8 @@ export interface RequestLocals {
   requestId: string;
   jobId?: string;
   errorCode?: string;
+  /** The API key's name (never the key), once the request is authenticated. */
+  apiKeyName?: string;
 }
 
 /**
@@ -32,6 +34,7 @@ export function requestContext(logger: Logger): RequestHandler {
         path: req.originalUrl.length > 200 ? `${req.originalUrl.slice(0, 200)}…` : req.originalUrl,
         status: res.statusCode,
         error_code: locals.errorCode,
+        api_key: locals.apiKeyName,
         duration_ms: Math.round(ms * 100) / 100,
         bytes_in: Number(req.get('content-length') ?? 0),
       });

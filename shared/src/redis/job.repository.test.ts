@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisServer, type RedisServerHandle } from '../process/redis-server.js';
 import { createRedisClient, closeRedisClient, type RedisClient } from './client.js';
 import { JobRepository, type JobRepositoryOptions } from './job.repository.js';
+import { DEFAULT_JOB_OPTIONS } from '../contract/options.js';
 
 let server: RedisServerHandle;
 let redis: RedisClient;
@@ -56,7 +57,7 @@ test('take leases the oldest job in one step; complete stores the output once', 
   await repo.enqueue(first);
   await repo.enqueue(second);
   const { job, failed, dropped } = await repo.take('host:1:0');
-  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=' });
+  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=', options: DEFAULT_JOB_OPTIONS });
   assert.deepEqual([failed, dropped], [[], 0]);
   assert.deepEqual(await redis.lRange('run:job_id_processing', 0, -1), [first.id]);
   const running = await repo.get(first.id);
@@ -149,7 +150,7 @@ test('enqueue refuses, writing nothing, once the queue holds max depth jobs', as
   assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 1 });
   assert.deepEqual(await repo.enqueue(newJob()), { accepted: true, depth: 2 });
   const refused = newJob();
-  assert.deepEqual(await repo.enqueue(refused), { accepted: false, depth: 2 });
+  assert.deepEqual(await repo.enqueue(refused), { accepted: false, depth: 2, reason: 'queue' });
   assert.equal(await redis.exists([`full:${refused.id}_image_in`, `full:${refused.id}_job`]), 0);
   assert.equal((await repo.stats()).submitted, 2);
 });

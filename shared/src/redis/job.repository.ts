@@ -8,6 +8,7 @@ import { reapScript } from './scripts/reap.js';
 import { releaseLockScript } from './scripts/reaper-lock.js';
 import { parseJobTimings, pickJobTimings, type JobTimings } from './job-timings.js';
 import type { JobStatus } from '../job-status.js';
+import { parseStoredOptions, type JobOptions } from '../contract/options.js';
 
 export interface JobRepositoryOptions {
   keyPrefix: string;
@@ -24,7 +25,10 @@ export interface JobRepositoryOptions {
   stepLimit?: number;
 }
 
-export type EnqueueResult = { accepted: true; depth: number } | { accepted: false; depth: number };
+export type EnqueueResult =
+  | { accepted: true; depth: number }
+  /** 'queue': QUEUE_MAX_DEPTH jobs wait; 'owner': the API key has its most unfinished jobs. */
+  | { accepted: false; depth: number; reason: 'queue' | 'owner' };
 
 export interface NewJob {
   id: string;
@@ -33,6 +37,12 @@ export interface NewJob {
   width: number;
   height: number;
   bytes: number;
+  /** How the output is made; default the RGBA PNG. */
+  options?: JobOptions;
+  /** The API key's name that submitted the job; absent while the API is open. */
+  owner?: string;
+  /** The owner's most unfinished jobs (API_KEY_MAX_QUEUED); absent or 0 for no limit. */
+  ownerMaxActive?: number;
 }
 
 export interface JobRecord {
@@ -42,6 +52,9 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   attempts: number;
+  options: JobOptions;
+  /** The API key's name that submitted it; null while the API is open. */
+  owner: string | null;
   error: { code: string; message: string } | null;
   /** The last retryable failure (or WORKER_LOST), kept while the job waits to run again. */
   lastError: { code: string; message: string } | null;
@@ -76,6 +89,7 @@ export interface TakenJob {
   /** This claim's number, from 1. */
   attempts: number;
   imageBase64: string;
+  options: JobOptions;
 }
 
 export interface TakeResult {
@@ -164,11 +178,25 @@ export class JobRepository {
     const reply = Number(
       await enqueueScript.run(
         this.redis,
-        [k.imageIn, k.record, this.keys.queue, this.keys.counts],
-        [job.id, job.imageBase64, String(ttlSeconds), job.format, String(job.width), String(job.height), String(job.bytes), String(maxQueueDepth)],
+        [k.imageIn, k.record, this.keys.queue, this.keys.counts, this.keys.ownerActive],
+        [
+          job.id,
+          job.imageBase64,
+          String(ttlSeconds),
+          job.format,
+          String(job.width),
+          String(job.height),
+          String(job.bytes),
+          String(maxQueueDepth),
+          job.options ? JSON.stringify(job.options) : '',
+          job.owner ?? '',
+          String(job.ownerMaxActive ?? 0),
+        ],
       ),
     );
-    return reply < 0 ? { accepted: false, depth: maxQueueDepth } : { accepted: true, depth: reply };
+    if (reply === -1) return { accepted: false, depth: maxQueueDepth, reason: 'queue' };
+    if (reply === -2) return { accepted: false, depth: job.ownerMaxActive ?? 0, reason: 'owner' };
+    return { accepted: true, depth: reply };
   }
 
   /** One consistent read of a job; null when the id is unknown or expired. */
@@ -186,6 +214,8 @@ export class JobRepository {
       startedAt: toNumber(hash.started_at),
       finishedAt: toNumber(hash.finished_at),
       attempts: toNumber(hash.attempts) ?? 0,
+      options: parseStoredOptions(hash.options),
+      owner: hash.owner || null,
       error: errorOf(hash.error_code, hash.error_message),
       lastError: errorOf(hash.last_error_code, hash.last_error_message),
       lease: token === null ? null : { owner: hash.lease_owner ?? '', token, deadline: toNumber(hash.lease_deadline) ?? 0 },
@@ -195,6 +225,11 @@ export class JobRepository {
       imageInBase64: imageIn ?? null,
       imageOutBase64: imageOut ?? null,
     };
+  }
+
+  /** The stored output's base64, or null when there is none (yet, or any more). */
+  async output(id: string): Promise<string | null> {
+    return this.redis.get(this.jobKeys(id).imageOut);
   }
 
   async stats(): Promise<QueueStats> {
@@ -225,13 +260,16 @@ export class JobRepository {
     const { keyPrefix, leaseMs, maxAttempts, ttlSeconds, deadLetterMax, stepLimit } = this.#o;
     const reply = (await takeScript.run(
       this.redis,
-      [this.keys.queue, this.keys.processing, this.keys.leases, this.keys.counts, this.keys.deadLetter],
+      [this.keys.queue, this.keys.processing, this.keys.leases, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
       [keyPrefix, workerId, String(leaseMs), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), String(stepLimit), this.keys.jobDone],
-    )) as [[string, number, number, string] | [], string[], number];
+    )) as [[string, number, number, string, string] | [], string[], number];
     const [taken, failedFlat, dropped] = reply;
     const failed: TakeResult['failed'] = [];
     for (let i = 0; i + 1 < failedFlat.length; i += 2) failed.push({ id: failedFlat[i]!, code: failedFlat[i + 1]! });
-    const job = taken.length === 4 ? { id: taken[0], token: Number(taken[1]), attempts: Number(taken[2]), imageBase64: taken[3] } : null;
+    const job =
+      taken.length === 5
+        ? { id: taken[0], token: Number(taken[1]), attempts: Number(taken[2]), imageBase64: taken[3], options: parseStoredOptions(taken[4]) }
+        : null;
     return { job, failed, dropped: Number(dropped) };
   }
 
@@ -274,7 +312,7 @@ export class JobRepository {
     const k = this.jobKeys(id);
     const reply = await completeScript.run(
       this.redis,
-      [this.keys.processing, this.keys.leases, k.record, k.imageOut, k.imageIn, this.keys.counts],
+      [this.keys.processing, this.keys.leases, k.record, k.imageOut, k.imageIn, this.keys.counts, this.keys.ownerActive],
       [id, String(token), outputBase64, String(this.#o.ttlSeconds), this.keys.jobDone, timings ? JSON.stringify(pickJobTimings(timings)) : ''],
     );
     return Number(reply) === 1;
@@ -285,7 +323,7 @@ export class JobRepository {
     const k = this.jobKeys(id);
     const reply = await failScript.run(
       this.redis,
-      [this.keys.processing, this.keys.leases, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter],
+      [this.keys.processing, this.keys.leases, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
       [id, String(token), code, message, String(this.#o.ttlSeconds), String(this.#o.deadLetterMax), this.keys.jobDone],
     );
     return Number(reply) === 1;
@@ -297,7 +335,7 @@ export class JobRepository {
     const { maxAttempts, ttlSeconds, deadLetterMax } = this.#o;
     const reply = await retryScript.run(
       this.redis,
-      [this.keys.processing, this.keys.leases, this.keys.delayed, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter],
+      [this.keys.processing, this.keys.leases, this.keys.delayed, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
       [id, String(token), code, message, String(Math.max(0, Math.round(delayMs))), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), this.keys.jobDone],
     );
     return reply === 'retry' || reply === 'failed' ? reply : 'lost';
@@ -319,7 +357,7 @@ export class JobRepository {
     const k = this.keys;
     const [promoted, requeued, failed, orphans] = (await reapScript.run(
       this.redis,
-      [k.queue, k.processing, k.leases, k.delayed, k.orphans, k.counts, k.deadLetter],
+      [k.queue, k.processing, k.leases, k.delayed, k.orphans, k.counts, k.deadLetter, k.ownerActive],
       [keyPrefix, String(maxAttempts), String(leaseMs), String(ttlSeconds), String(deadLetterMax), String(stepLimit), String(ORPHAN_SCAN), k.jobDone],
     )) as [string[], string[], string[], string[]];
     return { promoted, requeued, failed, orphans };

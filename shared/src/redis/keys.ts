@@ -19,6 +19,8 @@ export interface QueueKeys {
   readonly reaperLock: string;
   /** Hash id → when the reaper first saw it in processing without a lease (ms). */
   readonly orphans: string;
+  /** Hash API key name → its jobs not yet ended, for API_KEY_MAX_QUEUED. */
+  readonly ownerActive: string;
   /**
    * Pub/sub channel, not a key: every step that ends a job SUCCEEDED or FAILED publishes its
    * id here, in the same atomic step, so a long poll can answer at once.
@@ -49,6 +51,7 @@ export function queueKeys(prefix: string): QueueKeys {
     deadLetter: `${prefix}job_dead_letter`,
     reaperLock: `${prefix}reaper_lock`,
     orphans: `${prefix}job_orphans`,
+    ownerActive: `${prefix}job_owner_active`,
     jobDone: `${prefix}job_done`,
   };
 }

@@ -37,6 +37,19 @@ local function lease_state(record, token)
 end
 `;
 
+/**
+ * A job that ends no longer counts against its API key's limit of unfinished jobs (the
+ * per-owner counter enqueue raised). q.owners: the job_owner_active hash.
+ */
+export const RELEASE_OWNER = `
+local function release_owner(owners, record)
+  local owner = redis.call('HGET', record, 'owner')
+  if owner and owner ~= '' then
+    if redis.call('HINCRBY', owners, owner, -1) <= 0 then redis.call('HDEL', owners, owner) end
+  end
+end
+`;
+
 /** Ends a claim: no lease fields, off the processing list and the lease zset. */
 export const END_CLAIM = `
 local function end_claim(q, id, record)
@@ -49,12 +62,13 @@ end
 /**
  * FAILED with a reason, counted, and dead-lettered (newest first, capped). The job's keys get
  * a fresh TTL so the reason stays readable for the full TTL, and the id is published on the
- * job-done channel so long polls answer at once. Needs END_CLAIM.
- * q: processing, leases, counts, dead_letter, dead_max, ttl, done (channel).
+ * job-done channel so long polls answer at once. Needs END_CLAIM (it carries RELEASE_OWNER).
+ * q: processing, leases, counts, dead_letter, dead_max, ttl, done (channel), owners.
  */
-export const FINISH_FAILED = `
+export const FINISH_FAILED = `${RELEASE_OWNER}
 local function finish_failed(q, id, record, image_in, code, message, now)
   end_claim(q, id, record)
+  release_owner(q.owners, record)
   redis.call('HSET', record, 'status', 'FAILED', 'finished_at', now, 'error_code', code, 'error_message', message)
   redis.call('HDEL', record, 'retry_at')
   redis.call('EXPIRE', record, q.ttl)

@@ -10,14 +10,14 @@ export const reapScript = new LuaScript(`
 -- 3. Ids in processing without a lease (left by an older version or a partial restore): noted
 --    the first time, put back on the queue when still lease-less a grace period later.
 -- KEYS[1] job_id   KEYS[2] job_id_processing   KEYS[3] job_leases   KEYS[4] job_delayed
--- KEYS[5] job_orphans   KEYS[6] job_counts   KEYS[7] job_dead_letter
+-- KEYS[5] job_orphans   KEYS[6] job_counts   KEYS[7] job_dead_letter   KEYS[8] job_owner_active
 -- ARGV[1] key prefix   ARGV[2] max attempts   ARGV[3] orphan grace ms   ARGV[4] ttl seconds
 -- ARGV[5] dead-letter max   ARGV[6] most ids per part   ARGV[7] most processing ids to scan
 -- ARGV[8] job-done channel (for the ids it ends FAILED)
 -- Returns { promoted ids, requeued ids, failed ids, orphan ids put back }.
 ${NOW_MS}${JOB_KEYS}${END_CLAIM}${FINISH_FAILED}
 local q = { queue = KEYS[1], processing = KEYS[2], leases = KEYS[3], counts = KEYS[6],
-  dead_letter = KEYS[7], ttl = tonumber(ARGV[4]), dead_max = tonumber(ARGV[5]), done = ARGV[8] }
+  dead_letter = KEYS[7], ttl = tonumber(ARGV[4]), dead_max = tonumber(ARGV[5]), done = ARGV[8], owners = KEYS[8] }
 local prefix, max_attempts, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6])
 local now = now_ms()
 local promoted, requeued, failed, orphans = {}, {}, {}, {}

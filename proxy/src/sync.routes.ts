@@ -1,0 +1,76 @@
+import { Router, type Request, type Response } from 'express';
+import { AppError, errorBody, type JobRecord, type RequestLocals } from '@cutout/shared';
+import { statusOf } from '@cutout/shared/contract';
+import { ownerOf } from './auth.js';
+import { toV1Job } from './job-views.js';
+import type { JobService, UploadLimits } from './jobs.service.js';
+import { clientGone, noteJob, readCheckedUpload, sendResult } from './route-helpers.js';
+import { jobPath } from './v1.routes.js';
+
+export interface SyncRouteDeps {
+  service: JobService;
+  limits: UploadLimits;
+  /** SYNC_TIMEOUT_MS. */
+  timeoutMs: number;
+  /** MODEL: rembg clients may name the model; only the one in use can be asked for. */
+  model: string;
+}
+
+/** rembg's own parameters, mapped to ours; alpha matting is refused, its thresholds only matter with it. */
+export function fromRembgFields(fields: Record<string, unknown>, model: string): Record<string, unknown> {
+  const { om, bgc, model: asked, a, af: _af, ab: _ab, ae: _ae, ...rest } = fields;
+  if (asked !== undefined && asked !== model && !model.startsWith(`${String(asked)}:`)) {
+    throw new AppError(400, 'INVALID_OPTION', `model ${JSON.stringify(String(asked).slice(0, 40))} is not served here; this server runs ${JSON.stringify(model)} (leave model out)`);
+  }
+  if (a !== undefined && !['false', '0', false].includes(a as string | boolean)) {
+    throw new AppError(400, 'INVALID_OPTION', 'alpha matting (a=true) is not supported; leave a out');
+  }
+  return { ...rest, ...(om === undefined ? {} : { only_mask: om }), ...(bgc === undefined ? {} : { bgcolor: bgc }) };
+}
+
+/** A failed job answered synchronously: the status its code carries, the error as the body. */
+function sendFailure(res: Response, record: JobRecord): void {
+  const error = record.error ?? { code: 'INTERNAL', message: 'the job failed without a recorded reason; submit it again' };
+  (res.locals as RequestLocals).errorCode = error.code;
+  res.setHeader('Location', jobPath(record.id));
+  res.status(statusOf(error.code)).json(errorBody(error.code, error.message));
+}
+
+/**
+ * POST /v1/remove and rembg's POST /api/remove: a real job through the queue (admission control,
+ * retries and no-loss apply), answered with its bytes once done. A client that leaves does not
+ * cancel it; past the timeout the answer says where the job is, so nothing is lost.
+ */
+export function syncRoutes(deps: SyncRouteDeps): Router {
+  const { service, limits, timeoutMs } = deps;
+  const router = Router();
+
+  const run = async (req: Request, res: Response, upload: Awaited<ReturnType<typeof readCheckedUpload>>) => {
+    const owner = ownerOf(res);
+    const started = await service.submit(upload.upload, { requestId: (res.locals as RequestLocals).requestId, owner, options: upload.options });
+    noteJob(res, started.jobId);
+    const record = await service.awaitEnd(started.jobId, owner, timeoutMs, clientGone(res));
+    return record;
+  };
+
+  router.post('/v1/remove', async (req: Request, res: Response) => {
+    const record = await run(req, res, await readCheckedUpload(req, res, limits));
+    if (res.writableEnded || res.destroyed) return;
+    if (record.status === 'SUCCEEDED') return sendResult(req, res, await service.result(record.id, ownerOf(res)));
+    if (record.status === 'FAILED') return sendFailure(res, record);
+    res.status(202).location(jobPath(record.id)).json(toV1Job(record));
+  });
+
+  router.post('/api/remove', async (req: Request, res: Response) => {
+    const upload = await readCheckedUpload(req, res, limits, ['multipart'], (fields) => fromRembgFields(fields, deps.model));
+    const record = await run(req, res, upload);
+    if (res.writableEnded || res.destroyed) return;
+    if (record.status === 'SUCCEEDED') return sendResult(req, res, await service.result(record.id, ownerOf(res)));
+    if (record.status === 'FAILED') return sendFailure(res, record);
+    res.setHeader('Location', jobPath(record.id));
+    res.setHeader('Retry-After', '1');
+    throw new AppError(503, 'SYNC_TIMEOUT', `the cutout was not ready within ${timeoutMs} ms (SYNC_TIMEOUT_MS); the job goes on: fetch it from ${jobPath(record.id)}/result`);
+  });
+
+  return router;
+}
