@@ -33,6 +33,8 @@ export interface ProcessOptions {
   shutdown?: AbortSignal;
   /** Aborts when batch closes its connections: stop retrying Redis writes. */
   halt?: AbortSignal;
+  /** Aborts when the job is cancelled: stop predict; the job has already ended CANCELLED. */
+  cancelled?: AbortSignal;
 }
 
 /**
@@ -87,13 +89,14 @@ export class JobProcessor {
   }
 
   async #run(job: TakenJob, heartbeat: LeaseHeartbeat, options: ProcessOptions): Promise<Ending | 'lost'> {
-    const signal = options.shutdown ? AbortSignal.any([heartbeat.lost, options.shutdown]) : heartbeat.lost;
+    const signal = AbortSignal.any([heartbeat.lost, ...(options.shutdown ? [options.shutdown] : []), ...(options.cancelled ? [options.cancelled] : [])]);
     const predictStart = performance.now();
     try {
       const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal, options: job.options });
       return { kind: 'complete', output: output.bytes, predictMs: ms(performance.now() - predictStart), predict: output.timings };
     } catch (error) {
-      if (heartbeat.lost.aborted) return 'lost';
+      // Cancelled or reaped: the job is someone else's business now, and nothing is written.
+      if (heartbeat.lost.aborted || options.cancelled?.aborted) return 'lost';
       if (options.shutdown?.aborted) return { kind: 'release' };
       if (!(error instanceof PredictError)) throw error;
       // 4xx: the input itself is bad, so no other attempt can help.

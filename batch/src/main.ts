@@ -1,5 +1,6 @@
 import { loadConfigOrExit } from '@cutout/config';
 import { checkRedisDurability, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool } from './worker-pool.js';
 
@@ -34,6 +35,9 @@ const pool = createWorkerPool({
   reaperIntervalMs: config.reaperIntervalMs,
 });
 
+// Callbacks are delivered by whichever batch or proxy process claims them first.
+const deliverer = startCallbackDeliverer({ redis, jobs: repository, logger, config, name: 'batch' });
+
 let shuttingDown = false;
 function onSignal(signal: NodeJS.Signals): void {
   if (shuttingDown) {
@@ -43,8 +47,11 @@ function onSignal(signal: NodeJS.Signals): void {
   }
   shuttingDown = true;
   logger.info('shutting down', { signal, grace_ms: config.shutdownGraceMs });
-  // The pool owns predict and every Redis connection, so one close covers them all.
-  pool.close().then(
+  // The pool owns predict and every Redis connection, so one close covers them all; the
+  // deliverer uses the same connection, so it stops first.
+  Promise.resolve(deliverer?.close())
+    .then(() => pool.close())
+    .then(
     () => {
       logger.info('stopped');
       // Exit as soon as nothing is left running; the timer only catches a handle someone leaked.

@@ -1,5 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
-import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type JobOptions } from '@cutout/shared/contract';
+import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type OutputOptions } from '@cutout/shared/contract';
 import { PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
 import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
 
@@ -18,7 +18,7 @@ export interface PredictCallOptions {
   /** Aborts the call (shutdown); the rejection is the signal's reason, not a PredictError. */
   signal?: AbortSignal;
   /** The job's output options; predict produces that form. Default: the RGBA PNG. */
-  options?: JobOptions;
+  options?: OutputOptions;
 }
 
 /** A cutout and predict's own account of where its time went. */

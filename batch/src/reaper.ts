@@ -87,9 +87,10 @@ export class Reaper {
       logger.warn('job reaped', { job_id: id, action: 'failed', error_code: 'WORKER_LOST', reason: 'its lease ran out on its last attempt', reaper: owner });
     }
     for (const id of result.orphans) logger.warn('job reaped', { job_id: id, action: 'orphan requeued', reason: 'in processing without a lease', reaper: owner });
-    const total = result.promoted.length + result.requeued.length + result.failed.length + result.orphans.length;
+    for (const id of result.deadlines) logger.warn('job reaped', { job_id: id, action: 'failed', error_code: 'DEADLINE_EXCEEDED', reason: 'not started within its deadline', reaper: owner });
+    const total = result.promoted.length + result.requeued.length + result.failed.length + result.orphans.length + result.deadlines.length;
     if (total > 0) {
-      logger.info('reaper round', { promoted: result.promoted.length, requeued: result.requeued.length, failed: result.failed.length, orphans: result.orphans.length });
+      logger.info('reaper round', { promoted: result.promoted.length, requeued: result.requeued.length, failed: result.failed.length, orphans: result.orphans.length, deadlines: result.deadlines.length });
     }
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { closeRedisClient, type JobRepository, type Logger, type RedisClient, type TakenJob } from '@cutout/shared';
 import { JobProcessor, type Predictor } from './job.processor.js';
 import { JobWaiter } from './job-waiter.js';
+import { CancelWatch } from './cancel-watch.js';
 import type { PredictServerHealth } from './predict.client.js';
 import { Reaper } from './reaper.js';
 import { messageOf, within } from './timing.js';
@@ -47,6 +48,7 @@ export class WorkerPool {
   readonly #o: Required<Omit<WorkerPoolOptions, 'retryBaseDelayMs' | 'retryMaxDelayMs'>>;
   readonly #processor: JobProcessor;
   readonly #reaper: Reaper;
+  readonly #cancels: CancelWatch;
   readonly #waiters: JobWaiter[] = [];
   readonly #loops: Promise<void>[] = [];
   readonly #sleepers = new Set<() => void>();
@@ -79,6 +81,7 @@ export class WorkerPool {
     const { repository, predict, logger, releaseWaitMs } = this.#o;
     this.#processor = new JobProcessor({ repository, predict, logger, releaseWaitMs, retry: { baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs } });
     this.#reaper = new Reaper({ repository, logger, intervalMs: this.#o.reaperIntervalMs, owner: `${this.#o.name}:reaper` });
+    this.#cancels = new CancelWatch({ redis: this.#o.redis, repository, logger });
   }
 
   /** Jobs being processed right now. */
@@ -98,6 +101,8 @@ export class WorkerPool {
       this.#loops.push(this.#loop(`${name}:${slot}`, waiter));
     }
     this.#reaper.start();
+    // Not awaited: while the subscription is not up, a cancel still stops its job at the next heartbeat.
+    this.#cancels.start().catch((error: unknown) => logger.warn('cancel subscription failed; cancels take effect at the next heartbeat', { error: messageOf(error) }));
   }
 
   async #loop(worker: string, waiter: JobWaiter): Promise<void> {
@@ -140,12 +145,14 @@ export class WorkerPool {
 
   async #runJob(job: TakenJob, worker: string, takenAt: number, takeMs: number): Promise<void> {
     this.#running++;
+    const cancel = this.#cancels.track(job.id);
     try {
-      const result = await this.#processor.process(job, { worker, takenAt, takeMs, shutdown: this.#abort.signal, halt: this.#halt.signal });
+      const result = await this.#processor.process(job, { worker, takenAt, takeMs, shutdown: this.#abort.signal, halt: this.#halt.signal, cancelled: cancel.signal });
       if (result.errorCode === 'PREDICT_UNAVAILABLE') this.#predictDown ??= this.#waitForPredict().finally(() => (this.#predictDown = null));
     } catch (error) {
       this.#o.logger.error('job processing crashed', { job_id: job.id, worker, error: messageOf(error) });
     } finally {
+      cancel.done();
       this.#running--;
     }
   }
@@ -201,6 +208,7 @@ export class WorkerPool {
     // Idle loops are blocked in a wait that moves nothing: dropping its connection is safe.
     for (const waiter of this.#waiters) waiter.close();
     await this.#step('stop the reaper', () => this.#reaper.close());
+    await this.#step('stop the cancel subscription', () => this.#cancels.close());
     const loops = Promise.all(this.#loops);
     if (!(await within(loops, shutdownGraceMs))) {
       logger.warn('shutdown grace period over; handing running jobs back', { running: this.#running, grace_ms: shutdownGraceMs });

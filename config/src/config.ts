@@ -1,4 +1,4 @@
-import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
+import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -55,6 +55,16 @@ export interface Config {
   readonly syncTimeoutMs: number;
   /** Most entries in one Vision-style body. */
   readonly visionMaxRequests: number;
+  /** Most images in one POST /v1/groups. */
+  readonly groupMaxImages: number;
+  /** Deadline for jobs that name none, in seconds; 0 for none. */
+  readonly jobDefaultDeadlineS: number;
+  /** HMAC key for X-Cutout-Signature; empty: callbacks are refused at submit. */
+  readonly callbackSecret: string;
+  readonly callbackMaxAttempts: number;
+  readonly callbackTimeoutMs: number;
+  /** Host names (lower case) a callback may reach whatever address they resolve to. */
+  readonly callbackAllowHosts: readonly string[];
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -164,7 +174,19 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeyMaxQueued: r.int('API_KEY_MAX_QUEUED', 0, 100_000_000),
     syncTimeoutMs: r.int('SYNC_TIMEOUT_MS', 100, 3_600_000),
     visionMaxRequests: r.int('VISION_MAX_REQUESTS', 1, 1_000),
+    groupMaxImages: r.int('GROUP_MAX_IMAGES', 1, 10_000),
+    jobDefaultDeadlineS: r.int('JOB_DEFAULT_DEADLINE_S', 0, 365 * 24 * 3600),
+    callbackSecret: r.raw('CALLBACK_SECRET') ?? '',
+    callbackMaxAttempts: r.int('CALLBACK_MAX_ATTEMPTS', 1, 100),
+    callbackTimeoutMs: r.int('CALLBACK_TIMEOUT_MS', 100, 600_000),
+    callbackAllowHosts: (r.raw('CALLBACK_ALLOW_HOSTS') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))
+      .filter((h) => h !== ''),
   };
+  if (config.callbackSecret !== '' && config.callbackSecret.length < MIN_CALLBACK_SECRET_LENGTH) {
+    r.problems.push(`CALLBACK_SECRET: must be at least ${MIN_CALLBACK_SECRET_LENGTH} characters (it is not shown)`);
+  }
   if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
     r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);
   }

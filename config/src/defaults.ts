@@ -36,7 +36,17 @@ export const DEFAULTS = Object.freeze({
   API_KEY_MAX_QUEUED: 0,
   SYNC_TIMEOUT_MS: 60_000,
   VISION_MAX_REQUESTS: 16,
+  GROUP_MAX_IMAGES: 100,
+  /** 0: no default deadline. */
+  JOB_DEFAULT_DEADLINE_S: 0,
+  CALLBACK_SECRET: '',
+  CALLBACK_MAX_ATTEMPTS: 8,
+  CALLBACK_TIMEOUT_MS: 10_000,
+  CALLBACK_ALLOW_HOSTS: '',
 });
+
+/** The shortest CALLBACK_SECRET accepted. */
+export const MIN_CALLBACK_SECRET_LENGTH = 16;
 
 /** The shortest API key accepted: a short key can be guessed. */
 export const MIN_API_KEY_LENGTH = 16;

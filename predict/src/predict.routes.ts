@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type NextFunction, type Router } from 'express';
 import { AppError, JOB_ID_PATTERN, decodeBase64Image, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES, readImageField, type RequestLocals } from '@cutout/shared';
-import { parseJobOptions, type JobOptions } from '@cutout/shared/contract';
+import { parseOutputOptions, type OutputOptions } from '@cutout/shared/contract';
 import { describeModel } from './metadata.js';
 import type { LoadedModel } from './model/model-loader.js';
 import { removeBackground, type StageTimings } from './pipeline/remove-background.js';
@@ -34,9 +34,9 @@ function serverTiming(timings: StageTimings): string {
 }
 
 /** A JSON body's image and options: `{"image": "<base64>", ...options}`. */
-function fromJson(body: unknown, query: Record<string, unknown>): { bytes: Buffer; options: JobOptions } {
+function fromJson(body: unknown, query: Record<string, unknown>): { bytes: Buffer; options: OutputOptions } {
   const { image, ...rest } = fieldsOf(body);
-  return { bytes: decodeBase64Image(readImageField(image)), options: parseJobOptions({ ...query, ...rest }) };
+  return { bytes: decodeBase64Image(readImageField(image)), options: parseOutputOptions({ ...query, ...rest }) };
 }
 
 function imageFromRaw(body: unknown): Buffer {
@@ -87,7 +87,7 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
       const asJson = mediaType(req) === JSON_TYPE;
       // Options come as query parameters with a raw body (what batch sends), as fields of a JSON one.
       const query = req.query as Record<string, unknown>;
-      const { bytes, options } = asJson ? fromJson(req.body, query) : { bytes: imageFromRaw(req.body), options: parseJobOptions(query) };
+      const { bytes, options } = asJson ? fromJson(req.body, query) : { bytes: imageFromRaw(req.body), options: parseOutputOptions(query) };
       if (bytes.length > deps.maxImageBytes) {
         throw new AppError(413, 'BODY_TOO_LARGE', `the image is ${bytes.length} bytes, more than the limit of ${deps.maxImageBytes}; send a smaller file`);
       }

@@ -8,6 +8,9 @@ import { buildOpenApiDocument } from './openapi.js';
 import { syncRoutes } from './sync.routes.js';
 import { taskRoutes } from './tasks.routes.js';
 import { v1Routes } from './v1.routes.js';
+import { groupRoutes } from './groups.routes.js';
+import { DEFAULT_GROUP_MAX_IMAGES, GroupService } from './groups.service.js';
+import { DEFAULT_SUBMIT_POLICY, type SubmitPolicy } from './submit-fields.js';
 import { visionRoutes } from './vision.routes.js';
 import type { JobDoneWaits } from './job-done.listener.js';
 import { jobsRoutes } from './jobs.routes.js';
@@ -49,6 +52,10 @@ export interface ProxyDeps {
   syncTimeoutMs?: number;
   /** VISION_MAX_REQUESTS (default 16). */
   visionMaxRequests?: number;
+  /** GROUP_MAX_IMAGES (default 100). */
+  groupMaxImages?: number;
+  /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
+  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
 }
 
 export const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
@@ -82,7 +89,9 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
 export function createApp(deps: ProxyDeps): Express {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
-  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 });
+  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy });
+  const groupService = new GroupService({ jobs: jobService, logger: deps.logger, limits: deps.limits, maxImages: deps.groupMaxImages ?? DEFAULT_GROUP_MAX_IMAGES, jobDone: deps.jobDone });
   const keyring = createKeyring(deps.apiKeys ?? []);
   const syncTimeoutMs = deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
   const statusService = new StatusService({
@@ -103,6 +112,7 @@ export function createApp(deps: ProxyDeps): Express {
   app.use(docsRoutes(buildOpenApiDocument(VERSION)));
   app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
   app.use(v1Routes(jobService, deps.limits));
+  app.use(groupRoutes(groupService, deps.limits.maxImageBytes));
   app.use(syncRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, model: deps.model }));
   app.use(taskRoutes(jobService, deps.limits));
   app.use(visionRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));

@@ -18,6 +18,7 @@ import type { JobDoneWaits, WakeReason } from './job-done.listener.js';
 import { toJobView, type JobView } from './job-views.js';
 import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
 import type { RawUpload } from './upload.body.js';
+import { DEFAULT_SUBMIT_POLICY, resolveSubmitFields, type SubmitPolicy } from './submit-fields.js';
 import type { RedisGuard } from './redis-guard.js';
 
 export interface UploadLimits {
@@ -28,7 +29,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'get' | 'output' | 'stats' | 'ping'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping'>;
 
 export interface CheckedUpload {
   bytes: Buffer;
@@ -72,7 +73,10 @@ export function checkRawUpload(upload: RawUpload, limits: UploadLimits): Checked
   return checkUpload(readImageField(upload.image), limits);
 }
 
-function refused(queued: Extract<EnqueueResult, { accepted: false }>): AppError {
+export function refused(queued: Extract<EnqueueResult, { accepted: false }>): AppError {
+  if (queued.reason === 'idempotency') {
+    return new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with another body; use a new key for a new request');
+  }
   if (queued.reason === 'owner') {
     return new AppError(
       429,
@@ -93,6 +97,8 @@ export interface SubmitOptions {
   /** The API key's name; null while the API is open. */
   owner?: Owner;
   options?: JobOptions;
+  /** Idempotency-Key and the body's hash; the same pair answers the first job. */
+  idempotency?: { key: string; bodyHash: string } | null;
 }
 
 /** The output of a SUCCEEDED job, ready to send. */
@@ -113,8 +119,8 @@ export interface JobServiceDeps {
   guard: RedisGuard;
   /** Long polls; without it `?wait=` answers at once. */
   jobDone?: JobDoneWaits | undefined;
-  /** API_KEY_MAX_QUEUED: most unfinished jobs per API key; 0 for no limit. */
-  maxQueuedPerKey?: number;
+  /** Callbacks, deadlines and per-key limits; default: no callbacks, no deadline, no limit. */
+  policy?: SubmitPolicy;
 }
 
 export interface StartedJob {
@@ -123,10 +129,24 @@ export interface StartedJob {
   record: JobRecord;
   header: ImageHeader;
   bytes: number;
+  /** True when an Idempotency-Key named an earlier job: nothing new was queued. */
+  repeated: boolean;
 }
 
 export class JobService {
-  constructor(private readonly deps: JobServiceDeps) {}
+  readonly policy: SubmitPolicy;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.policy = deps.policy ?? DEFAULT_SUBMIT_POLICY;
+  }
+
+  get jobs(): JobStore {
+    return this.deps.jobs;
+  }
+
+  get guard(): RedisGuard {
+    return this.deps.guard;
+  }
 
   /** Checks a start_job upload and queues it; nothing is written unless every check passed. */
   start(image: string, requestId: string, owner: Owner = null): Promise<StartedJob> {
@@ -138,27 +158,26 @@ export class JobService {
     const { bytes, header, base64: imageBase64 } = upload;
     const { requestId, owner = null, options } = submit;
     const jobId = randomUUID();
+    const fields = await resolveSubmitFields(options, owner, this.policy, submit.idempotency ?? null);
     // Stored in one canonical form (standard alphabet, padded, no prefix or line breaks) whatever
     // the client sent; it decodes to exactly the bytes that passed the checks.
-    const job = {
-      id: jobId,
-      imageBase64,
-      format: header.format,
-      width: header.width,
-      height: header.height,
-      bytes: bytes.length,
-      ...(options ? { options } : {}),
-      ...(owner === null ? {} : { owner, ownerMaxActive: this.deps.maxQueuedPerKey ?? 0 }),
-    };
+    const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length, ...fields };
     const queued = await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
     if (!queued.accepted) {
-      this.deps.logger.warn(queued.reason === 'queue' ? 'queue full: upload refused' : 'key queue full: upload refused', { request_id: requestId, reason: queued.reason, depth: queued.depth, bytes: bytes.length, api_key: owner ?? undefined });
+      this.deps.logger.warn(queued.reason === 'queue' ? 'queue full: upload refused' : 'upload refused', { request_id: requestId, reason: queued.reason, depth: queued.depth, bytes: bytes.length, api_key: owner ?? undefined });
       throw refused(queued);
     }
-    this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length, api_key: owner ?? undefined });
+    if (queued.repeated) {
+      this.deps.logger.info('idempotent repeat: no new job', { request_id: requestId, job_id: queued.id, api_key: owner ?? undefined });
+      return { jobId: queued.id, record: await this.record(queued.id, owner), header, bytes: bytes.length, repeated: true };
+    }
+    this.deps.logger.info('job queued', { request_id: requestId, job_id: jobId, format: header.format, width: header.width, height: header.height, bytes: bytes.length, priority: fields.priority, api_key: owner ?? undefined });
     const record: JobRecord = {
       id: jobId,
       status: 'QUEUED',
+      priority: options?.priority ?? 'normal',
+      group: null,
+      callbackUrl: options?.callback_url ?? null,
       createdAt: Date.now(),
       startedAt: null,
       finishedAt: null,
@@ -174,7 +193,7 @@ export class JobService {
       imageOutBase64: null,
       timings: null,
     };
-    return { jobId, record, header, bytes: bytes.length };
+    return { jobId, record, header, bytes: bytes.length, repeated: false };
   }
 
   /**
@@ -227,9 +246,25 @@ export class JobService {
       const error = record.error ?? { code: 'JOB_FAILED', message: 'no reason was recorded' };
       throw new AppError(409, 'JOB_FAILED', `the job FAILED with ${error.code}: ${error.message}`);
     }
+    if (record.status === 'CANCELLED') throw new AppError(409, 'JOB_CANCELLED', 'the job was cancelled before it finished; it has no result');
     const base64 = await this.outputBase64(record.id);
     if (base64 === null) throw jobNotFound();
     return { bytes: Buffer.from(base64, 'base64'), mediaType: outputMediaType(record.options.format), etag: `"${record.id}-${record.attempts}"` };
+  }
+
+  /**
+   * DELETE /v1/jobs/{id}: a queued job ends CANCELLED at once and never runs; a running one ends
+   * CANCELLED and its worker stops (its result is refused). 409 when it had already ended.
+   */
+  async cancel(rawId: string, owner: Owner): Promise<JobRecord> {
+    const record = await this.record(rawId, owner);
+    const cancelled = await this.deps.guard('cancel job', () => this.deps.jobs.cancel('job', record.id));
+    if (cancelled === null) throw jobNotFound();
+    if (cancelled === 0) {
+      throw new AppError(409, 'JOB_ALREADY_FINISHED', `the job has already ended ${(await this.record(record.id, owner)).status}; there is nothing to cancel`);
+    }
+    this.deps.logger.info('job cancelled', { job_id: record.id, was: record.status, api_key: owner ?? undefined });
+    return this.record(record.id, owner);
   }
 
   /** The stored output's base64 (what §1 and seed 001 carry), or null. */

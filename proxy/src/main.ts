@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
 import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { createApp } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
 import { gracefulShutdown } from './shutdown.js';
@@ -46,7 +47,15 @@ const app = createApp({
   maxQueuedPerKey: config.apiKeyMaxQueued,
   syncTimeoutMs: config.syncTimeoutMs,
   visionMaxRequests: config.visionMaxRequests,
+  groupMaxImages: config.groupMaxImages,
+  submitPolicy: {
+    callbackSecret: config.callbackSecret,
+    callbackAllowHosts: new Set(config.callbackAllowHosts),
+    defaultDeadlineS: config.jobDefaultDeadlineS,
+  },
 });
+// Callbacks are delivered by whichever batch or proxy process claims them first.
+const deliverer = startCallbackDeliverer({ redis, jobs, logger, config, name: 'proxy' });
 if (config.apiKeys.length === 0) {
   logger.warn('API_KEYS and API_KEYS_FILE are not set: the API is open to anyone who can reach this port');
 } else {
@@ -79,6 +88,7 @@ const onSignal = gracefulShutdown({
   // let the exit drop the socket (destroy() throws once close() has begun, after the flush).
   beforeClose: () => void jobDone.close(),
   steps: [
+    { name: 'callback deliverer', close: async () => deliverer?.close(), force: () => undefined },
     { name: 'job-done subscriber', close: () => jobDone.close(), force: () => ignoreError(() => subscriber.destroy()) },
     { name: 'redis', close: () => closeRedisClient(redis), force: () => ignoreError(() => redis.destroy()) },
   ],

@@ -9,7 +9,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '@cutout/shared/contract';
 type Body = { json: z.ZodType } | { multipart: 'one' } | { raw: true };
 
 interface Operation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   summary: string;
   tag: string;
@@ -30,7 +30,20 @@ const ref = (schema: z.ZodType) => {
 const BODY_ERRORS: ErrorCode[] = ['INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_ENCODING', 'INCOMPLETE_BODY', 'INVALID_CONTENT_ENCODING'];
 const IMAGE_ERRORS: ErrorCode[] = ['MISSING_IMAGE', 'INVALID_BASE64', 'EMPTY_IMAGE', 'IMAGE_TOO_LARGE', 'UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_TRUNCATED', 'IMAGE_DECODE_FAILED', 'INVALID_DIMENSIONS', 'TOO_MANY_PIXELS'];
 const FILE_ERRORS: ErrorCode[] = ['MISSING_FILE', 'TOO_MANY_FILES', 'INVALID_MULTIPART'];
-const SUBMIT_ERRORS: ErrorCode[] = [...BODY_ERRORS, ...IMAGE_ERRORS, 'UNKNOWN_OPTION', 'INVALID_OPTION', 'QUEUE_FULL', 'KEY_QUEUE_FULL', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'];
+const SUBMIT_ERRORS: ErrorCode[] = [
+  ...BODY_ERRORS,
+  ...IMAGE_ERRORS,
+  'UNKNOWN_OPTION',
+  'INVALID_OPTION',
+  'CALLBACK_URL_FORBIDDEN',
+  'CALLBACKS_DISABLED',
+  'QUEUE_FULL',
+  'KEY_QUEUE_FULL',
+  'REDIS_UNAVAILABLE',
+  'UNAUTHENTICATED',
+];
+const IDEMPOTENCY_ERRORS: ErrorCode[] = ['INVALID_IDEMPOTENCY_KEY', 'IDEMPOTENCY_KEY_REUSED'];
+const GROUP_READ_ERRORS: ErrorCode[] = ['GROUP_NOT_FOUND', 'INVALID_WAIT', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'];
 const READ_ERRORS: ErrorCode[] = ['JOB_NOT_FOUND', 'INVALID_WAIT', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'];
 const WAIT = { name: 'wait', description: 'long poll: seconds (0–30) to wait for the job to end', type: 'number' as const };
 const OPTION_QUERY = contract.OPTION_NAMES.map((name) => ({ name, description: `job option ${name} (with a raw image body)` }));
@@ -44,12 +57,30 @@ const OPERATIONS: Operation[] = [
     ok: { 200: { description: 'queued', schema: contract.StartJobResponseSchema } }, errors: [...BODY_ERRORS, ...IMAGE_ERRORS, 'QUEUE_FULL', 'KEY_QUEUE_FULL', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'],
   },
   { method: 'get', path: '/get_job/{job_id}', summary: 'A job with both images as base64 (seed 003)', tag: 'reference', query: [WAIT], ok: { 200: { description: 'the job', schema: contract.GetJobResponseSchema } }, errors: READ_ERRORS },
-  { method: 'post', path: '/v1/jobs', summary: 'Queue a job from JSON, a multipart file or the raw image', tag: 'v1', bodies: JOB_BODIES, query: OPTION_QUERY, ok: { 202: { description: 'queued', schema: contract.V1JobSchema, headers: ['Location'] } }, errors: [...SUBMIT_ERRORS, ...FILE_ERRORS] },
+  {
+    method: 'post', path: '/v1/jobs', summary: 'Queue a job from JSON, a multipart file or the raw image (Idempotency-Key header allowed)', tag: 'v1', bodies: JOB_BODIES, query: OPTION_QUERY,
+    ok: { 202: { description: 'queued (or, for a repeated Idempotency-Key, the first job)', schema: contract.V1JobSchema, headers: ['Location', 'Idempotent-Replayed'] } },
+    errors: [...SUBMIT_ERRORS, ...FILE_ERRORS, ...IDEMPOTENCY_ERRORS],
+  },
+  { method: 'delete', path: '/v1/jobs/{id}', summary: 'Cancel a job', tag: 'v1', ok: { 200: { description: 'the job, now CANCELLED', schema: contract.V1JobSchema } }, errors: ['JOB_NOT_FOUND', 'JOB_ALREADY_FINISHED', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'] },
+  {
+    method: 'post', path: '/v1/groups', summary: 'Queue many images as one group (JSON images array or many multipart file fields)', tag: 'groups',
+    bodies: [{ json: contract.V1CreateGroupJsonSchema }, { multipart: 'one' }], query: OPTION_QUERY,
+    ok: { 202: { description: 'queued, all or none (or per index with partial=true)', schema: contract.V1GroupCreatedSchema, headers: ['Location'] } },
+    errors: [...SUBMIT_ERRORS, ...FILE_ERRORS, ...IDEMPOTENCY_ERRORS, 'TOO_MANY_IMAGES'],
+  },
+  { method: 'get', path: '/v1/groups/{id}', summary: 'A group: counts by status and its jobs in order', tag: 'groups', query: [WAIT], ok: { 200: { description: 'the group', schema: contract.V1GroupSchema } }, errors: GROUP_READ_ERRORS },
+  {
+    method: 'get', path: '/v1/groups/{id}/results.zip', summary: "The group's finished cutouts as a zip, streamed", tag: 'groups',
+    ok: { 200: { description: 'a zip of <index>-<job id>.<format> entries; X-Cutout-Group-Complete says whether every job had ended', bytes: 'application/zip', headers: ['X-Cutout-Group-Complete', 'X-Cutout-Group-Included'] } },
+    errors: ['GROUP_NOT_FOUND', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'],
+  },
+  { method: 'delete', path: '/v1/groups/{id}', summary: 'Cancel every unfinished job of a group', tag: 'groups', ok: { 200: { description: 'the group', schema: contract.V1GroupSchema } }, errors: ['GROUP_NOT_FOUND', 'JOB_ALREADY_FINISHED', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'] },
   { method: 'get', path: '/v1/jobs/{id}', summary: 'A job, without image bytes', tag: 'v1', query: [WAIT], ok: { 200: { description: 'the job', schema: contract.V1JobSchema } }, errors: READ_ERRORS },
   {
     method: 'get', path: '/v1/jobs/{id}/result', summary: "A finished job's output bytes", tag: 'v1', query: [WAIT],
     ok: { 200: { description: 'the output', bytes: 'image/png', headers: ['ETag', 'Content-Length'] }, 304: { description: 'not modified (If-None-Match)' } },
-    errors: [...READ_ERRORS, 'JOB_NOT_FINISHED', 'JOB_FAILED'],
+    errors: [...READ_ERRORS, 'JOB_NOT_FINISHED', 'JOB_FAILED', 'JOB_CANCELLED'],
   },
   {
     method: 'post', path: '/v1/remove', summary: 'Synchronous: the output bytes once the job is done', tag: 'v1', bodies: JOB_BODIES, query: OPTION_QUERY,

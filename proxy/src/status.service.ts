@@ -4,8 +4,10 @@ import type { RedisGuard } from './redis-guard.js';
 export interface Metadata {
   status: 'ok';
   /** delayed: waiting for a retry to come due (still QUEUED to clients). */
-  queue: { queued: number; running: number; delayed: number };
-  jobs: { submitted: number; succeeded: number; failed: number };
+  queue: { queued: number; running: number; delayed: number; by_priority: Record<string, number> };
+  jobs: { submitted: number; succeeded: number; failed: number; cancelled: number };
+  /** Callback deliveries waiting or in flight, delivered, given up. */
+  callbacks: { pending: number; delivered: number; failed: number };
   /** Left out while API keys are on: a key holder learns counts, not the deployment. */
   model?: string;
   limits?: { max_image_bytes: number; max_image_pixels: number };
@@ -37,8 +39,9 @@ export class StatusService {
     const stats = await this.deps.guard('stats', () => this.deps.jobs.stats());
     const counts = {
       status: 'ok' as const,
-      queue: { queued: stats.queued, running: stats.running, delayed: stats.delayed },
-      jobs: { submitted: stats.submitted, succeeded: stats.succeeded, failed: stats.failed },
+      queue: { queued: stats.queued, running: stats.running, delayed: stats.delayed, by_priority: stats.queuedByPriority },
+      jobs: { submitted: stats.submitted, succeeded: stats.succeeded, failed: stats.failed, cancelled: stats.cancelled },
+      callbacks: { pending: stats.callbacksPending, delivered: stats.callbacksDelivered, failed: stats.callbacksFailed },
     };
     if (this.deps.countsOnly) return counts;
     return {

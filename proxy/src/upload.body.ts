@@ -3,10 +3,17 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES } from '@cutout/shared';
 import { imageTooLarge, jsonBody } from './jobs.schema.js';
 
-/** An upload as it arrived, before any image check: the file's bytes or base64, and the other fields. */
-export type RawUpload =
-  | { kind: 'base64'; image: unknown; fields: Record<string, unknown> }
-  | { kind: 'bytes'; bytes: Buffer; fields: Record<string, unknown> };
+/** One image as it arrived, before any check: the file's bytes, or what a JSON body held. */
+export type RawImage = { kind: 'base64'; image: unknown } | { kind: 'bytes'; bytes: Buffer };
+
+/** An upload as it arrived: its image and the other fields (options). */
+export type RawUpload = RawImage & { fields: Record<string, unknown> };
+
+/** A group upload: every image in order, and the other fields. */
+export interface RawGroupUpload {
+  images: RawImage[];
+  fields: Record<string, unknown>;
+}
 
 /** Room for the multipart boundaries, part headers and option fields around the file. */
 const MULTIPART_OVERHEAD = 64 * 1024;
@@ -55,56 +62,70 @@ function readRawBody(req: Request, res: Response, limit: number, maxImageBytes: 
  * multipart/form-data with the image in the one field `file` and options as text fields, parsed
  * by busboy as it streams: the size limit stops a large file at the limit, not after.
  */
-function readMultipart(req: Request, res: Response, maxImageBytes: number): Promise<RawUpload> {
+function readMultipart(req: Request, res: Response, maxImageBytes: number, maxFiles: number, tooMany: () => AppError): Promise<RawGroupUpload> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: maxImageBytes, files: 1, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
+      parser = busboy({ headers: req.headers, limits: { fileSize: maxImageBytes, files: maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
     } catch (error) {
       reject(new AppError(400, 'INVALID_MULTIPART', `the multipart body cannot be read (${(error as Error).message}); send multipart/form-data with a boundary and the image in the field "file"`));
       return;
     }
     const fields: Record<string, unknown> = {};
-    let file: Buffer | null = null;
+    // In the order the parts arrived; a slot is filled when its file has been read whole.
+    const files: Array<Buffer | null> = [];
     let otherFile: string | null = null;
     let settled = false;
-    // Whatever went wrong, the rest of the body is not read: the answer closes the connection.
+    // Closing on a client that is still sending makes it see EPIPE or a reset instead of the answer.
+    // With a declared length (checked against the limit before parsing) what is left is bounded:
+    // it is read and dropped while the answer goes out on an open connection. Only a body of
+    // unknown length is cut off: the answer closes the connection rather than read the rest.
     const fail = (error: AppError) => {
       if (settled) return;
       settled = true;
       req.unpipe(parser);
-      reject(refuseEarly(res, error));
+      if (req.get('content-length') === undefined) {
+        reject(refuseEarly(res, error));
+        return;
+      }
+      req.resume();
+      reject(error);
     };
+    const malformed = (error: Error) => fail(new AppError(400, 'INVALID_MULTIPART', `the multipart body is malformed (${error.message}); send multipart/form-data with the image in the field "file"`));
     parser.on('file', (name, stream) => {
+      // busboy also emits a part's errors (a form cut short inside the file) on the file's own
+      // stream; without a listener that 'error' is thrown and takes the whole process down.
+      stream.on('error', malformed);
       if (name !== 'file') {
         otherFile = name;
         stream.resume();
         return;
       }
+      const slot = files.push(null) - 1;
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.once('limit', () => fail(imageTooLarge(maxImageBytes)));
       stream.once('end', () => {
-        if (!stream.truncated) file = Buffer.concat(chunks);
+        if (!stream.truncated) files[slot] = Buffer.concat(chunks);
       });
     });
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(new AppError(400, 'INVALID_OPTION', `form field ${JSON.stringify(name.slice(0, 40))} is longer than ${MAX_FIELD_BYTES} bytes`));
       fields[name] = Object.hasOwn(fields, name) ? [fields[name], value].flat() : value;
     });
-    parser.once('filesLimit', () => fail(new AppError(400, 'TOO_MANY_FILES', 'the form holds more than one file; send one image in the field "file" (POST /v1/groups takes many)')));
+    parser.once('filesLimit', () => fail(tooMany()));
     parser.once('fieldsLimit', () => fail(new AppError(400, 'INVALID_REQUEST', `the form holds more than ${MAX_FIELDS} fields`)));
-    parser.once('error', (error: Error) => fail(new AppError(400, 'INVALID_MULTIPART', `the multipart body is malformed (${error.message}); send multipart/form-data with the image in the field "file"`)));
+    parser.on('error', malformed);
     req.once('aborted', () => fail(incomplete()));
     parser.once('close', () => {
       if (settled) return;
       settled = true;
-      if (file === null) {
+      if (files.length === 0 || files.some((f) => f === null)) {
         const found = otherFile === null ? 'no file' : `a file in the field ${JSON.stringify(String(otherFile).slice(0, 40))}`;
         reject(new AppError(400, 'MISSING_FILE', `the form has ${found}; send the image in the field "file" (curl -F file=@photo.jpg)`));
         return;
       }
-      resolve({ kind: 'bytes', bytes: file, fields });
+      resolve({ images: files.map((bytes) => ({ kind: 'bytes', bytes: bytes! })), fields });
     });
     req.pipe(parser);
   });
@@ -120,14 +141,20 @@ export interface UploadFormsOptions {
   forms?: ReadonlyArray<'json' | 'multipart' | 'raw'>;
 }
 
-function unsupportedType(req: Request, forms: ReadonlyArray<string>): AppError {
+function unsupportedType(req: Request, forms: ReadonlyArray<string>, jsonShape: string): AppError {
   const given = req.get('content-type') ?? 'none';
   const accepted = [
-    forms.includes('json') ? 'application/json {"image": "<base64>", ...options}' : null,
+    forms.includes('json') ? `application/json ${jsonShape}` : null,
     forms.includes('multipart') ? 'multipart/form-data with the image in the field "file"' : null,
     forms.includes('raw') ? 'the raw file as image/png, image/jpeg or image/webp (options as query parameters)' : null,
   ].filter((f) => f !== null);
   return new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(given.slice(0, 100))} is not accepted; send ${accepted.join(', or ')}`);
+}
+
+function isJson(req: Request): boolean {
+  const type = mediaTypeOf(req);
+  // An empty body of no declared type (fetch and curl send one) is a missing image, not a wrong type.
+  return type === 'application/json' || (type === '' && req.get('content-length') === '0');
 }
 
 /**
@@ -143,19 +170,38 @@ export async function readUpload(req: Request, res: Response, options: UploadFor
   if (type === 'multipart/form-data' && forms.includes('multipart')) {
     onlyIdentityEncoding(req);
     if (declared > options.maxImageBytes + MULTIPART_OVERHEAD) throw refuseEarly(res, imageTooLarge(options.maxImageBytes));
-    const upload = await readMultipart(req, res, options.maxImageBytes);
-    return { ...upload, fields: { ...query, ...upload.fields } };
+    const tooMany = () => new AppError(400, 'TOO_MANY_FILES', 'the form holds more than one file; send one image in the field "file" (POST /v1/groups takes many)');
+    const upload = await readMultipart(req, res, options.maxImageBytes, 1, tooMany);
+    return { ...upload.images[0]!, fields: { ...query, ...upload.fields } };
   }
   if (RAW_IMAGE_TYPES.has(type) && forms.includes('raw')) {
     onlyIdentityEncoding(req);
     if (declared > options.maxImageBytes) throw refuseEarly(res, imageTooLarge(options.maxImageBytes));
     return { kind: 'bytes', bytes: await readRawBody(req, res, options.maxImageBytes, options.maxImageBytes), fields: { ...query } };
   }
-  if (type !== 'application/json' && !(type === '' && req.get('content-length') === '0') && forms.includes('json')) {
-    throw unsupportedType(req, forms);
-  }
-  if (!forms.includes('json')) throw unsupportedType(req, forms);
+  if (!forms.includes('json') || !isJson(req)) throw unsupportedType(req, forms, '{"image": "<base64>", ...options}');
   await runMiddleware(jsonBody(options.maxImageBytes), req, res);
   const { image, ...fields } = fieldsOf(req.body);
   return { kind: 'base64', image, fields: { ...query, ...fields } };
+}
+
+/** A group's images: JSON `{"images": [...], ...options}` or a form with many `file` fields. */
+export async function readGroupUpload(req: Request, res: Response, options: { maxImageBytes: number; maxImages: number }): Promise<RawGroupUpload> {
+  const query = req.query as Record<string, unknown>;
+  const tooMany = () => new AppError(413, 'TOO_MANY_IMAGES', `the group holds more than ${options.maxImages} images (GROUP_MAX_IMAGES); split it into several groups`);
+  if (mediaTypeOf(req) === 'multipart/form-data') {
+    onlyIdentityEncoding(req);
+    const limit = (options.maxImageBytes + MULTIPART_OVERHEAD) * options.maxImages;
+    if (Number(req.get('content-length')) > limit) throw refuseEarly(res, tooMany());
+    const upload = await readMultipart(req, res, options.maxImageBytes, options.maxImages, tooMany);
+    return { images: upload.images, fields: { ...query, ...upload.fields } };
+  }
+  if (!isJson(req)) throw unsupportedType(req, ['json', 'multipart'], '{"images": ["<base64>", ...], ...options}');
+  await runMiddleware(jsonBody(options.maxImageBytes, options.maxImages), req, res);
+  const { images, ...fields } = fieldsOf(req.body);
+  if (!Array.isArray(images) || images.length === 0) {
+    throw new AppError(400, 'MISSING_IMAGE', 'the body has no "images" array of base64 strings; send {"images": ["<base64>", ...]}');
+  }
+  if (images.length > options.maxImages) throw tooMany();
+  return { images: images.map((image: unknown) => ({ kind: 'base64', image })), fields: { ...query, ...fields } };
 }

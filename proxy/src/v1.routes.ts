@@ -1,23 +1,32 @@
 import { Router, type Request, type Response } from 'express';
 import type { RequestLocals } from '@cutout/shared';
 import { ownerOf } from './auth.js';
-import { resultPath, toV1Job } from './job-views.js';
+import { jobPath, resultPath, toV1Job } from '@cutout/shared/contract';
+import { bodyHashOf, idempotencyKeyOf } from './submit-fields.js';
 import { parseWait } from './jobs.schema.js';
 import type { JobService, UploadLimits } from './jobs.service.js';
 import { clientGone, noteJob, NOT_FINISHED_RETRY_AFTER_S, readCheckedUpload, sendResult } from './route-helpers.js';
 
-export const jobPath = (id: string) => `/v1/jobs/${id}`;
 
 /** POST /v1/jobs, GET /v1/jobs/{id} and GET /v1/jobs/{id}/result (CONTRACT §6). */
 export function v1Routes(service: JobService, limits: UploadLimits): Router {
   const router = Router();
 
   router.post('/v1/jobs', async (req: Request, res: Response) => {
+    const key = idempotencyKeyOf(req);
     const { upload, options } = await readCheckedUpload(req, res, limits);
-    const started = await service.submit(upload, { requestId: (res.locals as RequestLocals).requestId, owner: ownerOf(res), options });
+    const idempotency = key === null ? null : { key, bodyHash: bodyHashOf([upload.bytes], options) };
+    const started = await service.submit(upload, { requestId: (res.locals as RequestLocals).requestId, owner: ownerOf(res), options, idempotency });
     noteJob(res, started.jobId);
+    if (started.repeated) res.setHeader('Idempotent-Replayed', 'true');
     res.status(202).location(jobPath(started.jobId));
     res.json(toV1Job(started.record));
+  });
+
+  router.delete('/v1/jobs/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const record = await service.cancel(req.params.id, ownerOf(res));
+    noteJob(res, record.id);
+    res.json(toV1Job(record));
   });
 
   /** The record once the job has ended or `?wait=` has passed (at once without it). */
@@ -46,4 +55,4 @@ export function v1Routes(service: JobService, limits: UploadLimits): Router {
   return router;
 }
 
-export { resultPath };
+export { jobPath, resultPath };

@@ -8,6 +8,8 @@ export {
   JobRepository,
   type JobRecord,
   type NewJob,
+  type NewImage,
+  type SubmitFields,
   type QueueStats,
   type JobRepositoryOptions,
   type EnqueueResult,
@@ -32,3 +34,7 @@ export {
 export { decodeBase64Image, decodeBase64Upload } from './image/base64.js';
 export { readImageHeader, assertImageComplete, type ImageHeader, type ImageFormat } from './image/image-header.js';
 export { checkRedisDurability } from './redis/durability.js';
+export { groupKeys, queueKeyList, GROUP_KEY_SUFFIXES, type GroupKeys } from './redis/keys.js';
+export { type GroupRecord } from './redis/group-record.js';
+export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } from './callbacks/url-guard.js';
+export { signCallback, verifyCallback } from './callbacks/signature.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { DEFAULT_JOB_OPTIONS, parseJobOptions } from '@cutout/shared/contract';
+import { DEFAULT_JOB_OPTIONS, parseOutputOptions } from '@cutout/shared/contract';
 import { encodeOutput } from './output.js';
 
 // A 4×2 image: left half red and opaque in the mask, right half blue and fully transparent,
@@ -32,7 +32,7 @@ test('the default output is an RGBA PNG: the input RGB with the mask as alpha', 
 });
 
 test('only_mask is a one-band greyscale PNG of the mask', async () => {
-  const out = await encodeOutput(image, alpha, parseJobOptions({ only_mask: 'true' }));
+  const out = await encodeOutput(image, alpha, parseOutputOptions({ only_mask: 'true' }));
   const meta = await sharp(out.bytes).metadata();
   assert.deepEqual([meta.format, meta.channels, meta.space], ['png', 1, 'b-w']);
   // Decoding converts to sRGB unless told to keep the one band.
@@ -42,7 +42,7 @@ test('only_mask is a one-band greyscale PNG of the mask', async () => {
 
 test('format=webp is lossless WebP that decodes to the same pixels as the PNG', async () => {
   const png = await sharp((await encodeOutput(image, alpha, DEFAULT_JOB_OPTIONS)).bytes).raw().toBuffer();
-  const out = await encodeOutput(image, alpha, parseJobOptions({ format: 'webp' }));
+  const out = await encodeOutput(image, alpha, parseOutputOptions({ format: 'webp' }));
   assert.equal(out.mediaType, 'image/webp');
   assert.equal((await sharp(out.bytes).metadata()).format, 'webp');
   const webp = await sharp(out.bytes).ensureAlpha().raw().toBuffer();
@@ -54,7 +54,7 @@ test('format=webp is lossless WebP that decodes to the same pixels as the PNG', 
 });
 
 test('bgcolor composites the cutout over the colour: transparent areas take it, opaque ones keep the input', async () => {
-  const out = await encodeOutput(image, alpha, parseJobOptions({ bgcolor: '0,255,0,255' }));
+  const out = await encodeOutput(image, alpha, parseOutputOptions({ bgcolor: '0,255,0,255' }));
   const { data, info } = await sharp(out.bytes).raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.channels, 4);
   assert.deepEqual([...data.subarray(0, 4)], [200, 10, 10, 255], 'opaque: the input');
@@ -64,8 +64,8 @@ test('bgcolor composites the cutout over the colour: transparent areas take it, 
 });
 
 test('options are checked: an unknown name or a bad colour is a 400 naming it', () => {
-  assert.throws(() => parseJobOptions({ colour: 'red' }), (e: { code?: string; message?: string }) => e.code === 'UNKNOWN_OPTION' && /colour/.test(e.message!));
-  assert.throws(() => parseJobOptions({ bgcolor: '#12' }), (e: { code?: string; message?: string }) => e.code === 'INVALID_OPTION' && /bgcolor/.test(e.message!));
-  assert.throws(() => parseJobOptions({ format: 'gif' }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
-  assert.deepEqual(parseJobOptions({ bgcolor: '#FFAA00', only_mask: 'on' }), { format: 'png', only_mask: true, bgcolor: '#ffaa00ff' });
+  assert.throws(() => parseOutputOptions({ colour: 'red' }), (e: { code?: string; message?: string }) => e.code === 'UNKNOWN_OPTION' && /colour/.test(e.message!));
+  assert.throws(() => parseOutputOptions({ bgcolor: '#12' }), (e: { code?: string; message?: string }) => e.code === 'INVALID_OPTION' && /bgcolor/.test(e.message!));
+  assert.throws(() => parseOutputOptions({ format: 'gif' }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
+  assert.deepEqual(parseOutputOptions({ bgcolor: '#FFAA00', only_mask: 'on' }), { format: 'png', only_mask: true, bgcolor: '#ffaa00ff' });
 });

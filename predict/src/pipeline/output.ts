@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import { outputMediaType, type JobOptions } from '@cutout/shared/contract';
+import { outputMediaType, type OutputOptions } from '@cutout/shared/contract';
 import type { DecodedImage } from './decode.js';
 
 /** The finished output: its bytes and their media type. */
@@ -12,7 +12,7 @@ function rawImage(data: Buffer, width: number, height: number, channels: 1 | 3 |
   return sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
 }
 
-function inFormat(pipeline: Sharp, options: JobOptions): Sharp {
+function inFormat(pipeline: Sharp, options: OutputOptions): Sharp {
   // Lossless: a cutout's edges are what people look at, and lossy WebP smears them.
   return options.format === 'webp' ? pipeline.webp({ lossless: true }) : pipeline.png();
 }
@@ -28,7 +28,7 @@ function colourOf(hex: string): { r: number; g: number; b: number; alpha: number
  * alone as greyscale (`only_mask`, which wins over `bgcolor` as in rembg), or the cutout
  * composited over `bgcolor`; as PNG or lossless WebP.
  */
-export async function encodeOutput(image: DecodedImage, alpha: Buffer, options: JobOptions): Promise<EncodedOutput> {
+export async function encodeOutput(image: DecodedImage, alpha: Buffer, options: OutputOptions): Promise<EncodedOutput> {
   const { width, height } = image;
   let pipeline: Sharp;
   if (options.only_mask) {

@@ -6,7 +6,7 @@ import type { ImageFormat } from '@cutout/shared';
 import { toInputTensor, toMaskBytes } from './tensor.js';
 import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
 import { encodeOutput } from './output.js';
-import { DEFAULT_JOB_OPTIONS, type JobOptions } from '@cutout/shared/contract';
+import { DEFAULT_JOB_OPTIONS, type OutputOptions } from '@cutout/shared/contract';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -36,7 +36,7 @@ export interface RemoveBackgroundOptions {
   /** Gathers concurrent images into shared onnxruntime runs; without one, each image runs alone at once. */
   batcher?: InferenceBatcher;
   /** What to produce (CONTRACT §3, §6); default the RGBA PNG cutout. */
-  output?: JobOptions;
+  output?: OutputOptions;
 }
 
 const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;

@@ -46,6 +46,11 @@ export const ERROR_CATALOGUE = {
   INVALID_OPTION: spec(400, false, 'an option with a value it cannot take'),
   INVALID_WAIT: spec(400, false, 'wait is not a number of seconds from 0 to 30'),
   TOO_MANY_ENTRIES: spec(413, false, 'a Vision-style body with more entries than VISION_MAX_REQUESTS'),
+  TOO_MANY_IMAGES: spec(413, false, 'a group with more images than GROUP_MAX_IMAGES'),
+  CALLBACK_URL_FORBIDDEN: spec(400, false, 'callback_url is not http(s), does not resolve, or resolves to a non-public address'),
+  CALLBACKS_DISABLED: spec(400, false, 'callback_url was given but CALLBACK_SECRET is not set'),
+  INVALID_IDEMPOTENCY_KEY: spec(400, false, 'the Idempotency-Key header is empty or longer than 255 characters'),
+  IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body'),
   // Who is asking
   UNAUTHENTICATED: spec(401, false, 'no API key, or one that is not valid'),
   KEY_QUEUE_FULL: spec(429, true, 'this API key already has API_KEY_MAX_QUEUED unfinished jobs'),
@@ -53,6 +58,9 @@ export const ERROR_CATALOGUE = {
   JOB_NOT_FOUND: spec(404, false, 'no job has this id (or it belongs to another API key)'),
   JOB_NOT_FINISHED: spec(409, true, 'the job is still QUEUED or RUNNING'),
   JOB_FAILED: spec(409, false, 'the job FAILED; the error says why'),
+  JOB_CANCELLED: spec(409, false, 'the job was CANCELLED'),
+  JOB_ALREADY_FINISHED: spec(409, false, 'the job (or every job of the group) has already ended; there is nothing to cancel'),
+  GROUP_NOT_FOUND: spec(404, false, 'no group has this id (or it belongs to another API key)'),
   SYNC_TIMEOUT: spec(503, true, 'the job did not finish within SYNC_TIMEOUT_MS; it goes on and can be fetched by id'),
   QUEUE_FULL: spec(429, true, 'QUEUE_MAX_DEPTH jobs are already waiting; nothing was queued'),
   // The services
@@ -66,6 +74,8 @@ export const ERROR_CATALOGUE = {
   PREDICT_UNAVAILABLE: spec(503, true, 'no predict server could be reached'),
   PREDICT_TIMEOUT: spec(504, true, 'predict did not answer within PREDICT_TIMEOUT_MS'),
   PREDICT_FAILED: spec(502, true, 'predict answered 5xx or something that is not an image'),
+  CANCELLED: spec(409, false, 'the job was cancelled before it finished (§1 shows it FAILED with this code)'),
+  DEADLINE_EXCEEDED: spec(503, true, 'the job was not started within its deadline_s; it never ran'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { PRIORITIES } from './status.js';
 
 export const OUTPUT_FORMATS = ['png', 'webp'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -41,19 +42,33 @@ const colour = z
   })
   .meta({ description: 'background colour: #rrggbb, #rrggbbaa or r,g,b,a (0–255 each); stored as #rrggbbaa' });
 
-/** The output options of CONTRACT §6, on every body form; the value a job carries. */
+const OUTPUT_SHAPE = {
+  format: z.enum(OUTPUT_FORMATS).default('png').meta({ description: 'png (default) or webp (lossless)' }),
+  only_mask: flag.default(false).meta({ description: 'answer the mask alone, as an 8-bit greyscale image' }),
+  bgcolor: colour.nullable().default(null),
+};
+
+/** The options that shape the output (CONTRACT §3): what predict is told. */
+export const OutputOptionsSchema = z.strictObject(OUTPUT_SHAPE);
+export type OutputOptions = z.output<typeof OutputOptionsSchema>;
+
+/** Seconds as JSON sends them (a number) or a form or query does (text). */
+const seconds = z.union([z.number(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/).transform(Number)]).pipe(z.number().positive().max(365 * 24 * 3600));
+
+/** Every option of CONTRACT §6, on every body form: the value a job carries and its view shows. */
 export const JobOptionsSchema = z
   .strictObject({
-    format: z.enum(OUTPUT_FORMATS).default('png').meta({ description: 'png (default) or webp (lossless)' }),
-    only_mask: flag.default(false).meta({ description: 'answer the mask alone, as an 8-bit greyscale image' }),
-    bgcolor: colour.nullable().default(null),
+    ...OUTPUT_SHAPE,
+    priority: z.enum(PRIORITIES).default('normal').meta({ description: 'high, normal (default) or low; strictly served in that order' }),
+    deadline_s: seconds.nullable().default(null).meta({ description: 'a job not started this many seconds after submit ends FAILED DEADLINE_EXCEEDED' }),
+    callback_url: z.string().max(2048).url().nullable().default(null).meta({ description: 'POSTed the job (or group) JSON when it ends, signed' }),
   })
-  .meta({ id: 'JobOptions', description: 'How the output is made (CONTRACT §3 and §6).' });
+  .meta({ id: 'JobOptions', description: 'How the output is made (CONTRACT §3) and how the job is run (§6).' });
 
 export type JobOptions = z.output<typeof JobOptionsSchema>;
 export type JobOptionsInput = z.input<typeof JobOptionsSchema>;
 export const OPTION_NAMES = Object.keys(JobOptionsSchema.shape) as (keyof JobOptions)[];
-export const DEFAULT_JOB_OPTIONS: JobOptions = Object.freeze({ format: 'png', only_mask: false, bgcolor: null });
+export const DEFAULT_JOB_OPTIONS: JobOptions = Object.freeze({ format: 'png', only_mask: false, bgcolor: null, priority: 'normal', deadline_s: null, callback_url: null });
 
 /** The message for one failed option: which one, what was wrong, what it may be. */
 function describeIssue(issue: z.core.$ZodIssue): AppError {
@@ -66,6 +81,9 @@ function describeIssue(issue: z.core.$ZodIssue): AppError {
     format: '"png" or "webp"',
     only_mask: 'true or false',
     bgcolor: '#rrggbb, #rrggbbaa or r,g,b,a (each 0–255)',
+    priority: '"high", "normal" or "low"',
+    deadline_s: 'a number of seconds above 0',
+    callback_url: 'an absolute http:// or https:// URL',
   };
   return new AppError(400, 'INVALID_OPTION', `option ${name} cannot be that value; it takes ${allowed[name] ?? 'another value'}`);
 }
@@ -80,8 +98,15 @@ export function parseJobOptions(input: Readonly<Record<string, unknown>>): JobOp
   throw describeIssue(parsed.error.issues[0]!);
 }
 
-/** The options that differ from the defaults, as query parameters for predict (empty for none). */
-export function optionsToQuery(options: JobOptions): string {
+/** predict's options: only those that shape the output; the same messages for the same mistakes. */
+export function parseOutputOptions(input: Readonly<Record<string, unknown>>): OutputOptions {
+  const parsed = OutputOptionsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw describeIssue(parsed.error.issues[0]!);
+}
+
+/** The output options that differ from the defaults, as query parameters for predict (empty for none). */
+export function optionsToQuery(options: OutputOptions): string {
   const params = new URLSearchParams();
   if (options.format !== 'png') params.set('format', options.format);
   if (options.only_mask) params.set('only_mask', 'true');

@@ -9,6 +9,10 @@ export function toJobStatus(status: V1Status): JobStatus {
   return status === 'CANCELLED' ? 'FAILED' : status;
 }
 
+/** Job priorities, strictly served in this order; `normal` is the contract's `job_id` list. */
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
 export const CELERY_STATES = ['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
 export type CeleryState = (typeof CELERY_STATES)[number];
 

@@ -24,7 +24,12 @@ export const ErrorBodySchema = z.object({ status: z.literal('ng'), error: ErrorD
 // §1: the reference job API (seed 003).
 export const HealthSchema = z.object({ status: z.enum(['ok', 'ng']) }).loose().meta({ id: 'Health' });
 export const MetadataSchema = z
-  .object({ status: z.literal('ok'), queue: z.record(z.string(), z.number()), jobs: z.record(z.string(), z.number()) })
+  .object({
+    status: z.literal('ok'),
+    queue: z.object({ queued: z.number(), running: z.number(), delayed: z.number(), by_priority: z.record(z.string(), z.number()) }).loose(),
+    jobs: z.record(z.string(), z.number()),
+    callbacks: z.record(z.string(), z.number()).optional(),
+  })
   .loose()
   .meta({ id: 'Metadata', description: 'queue depth and job counts; with API keys on, nothing else' });
 export const StartJobRequestSchema = z.object({ image: base64 }).loose().meta({ id: 'StartJobRequest' });
@@ -59,10 +64,40 @@ export const V1JobSchema = z
     finished_at: isoTime,
     attempts: z.number().int(),
     options: JobOptionsSchema,
+    group_id: z.string().optional().meta({ description: 'the group the job belongs to' }),
     error: ErrorDetailSchema.optional(),
     result_url: z.string().optional().meta({ description: 'where the output bytes are, once SUCCEEDED' }),
   })
   .meta({ id: 'Job' });
+
+export const V1CreateGroupJsonSchema = JobOptionsSchema.extend({
+  images: z.array(base64).min(1),
+  partial: z.boolean().optional().meta({ description: 'queue the good images and report the bad ones per index, instead of refusing the request' }),
+}).meta({ id: 'CreateGroupJson' });
+
+export const GROUP_STATUSES = ['QUEUED', 'RUNNING', 'DONE'] as const;
+
+export const V1GroupSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(GROUP_STATUSES).meta({ description: 'DONE when every job has ended' }),
+    size: z.number().int(),
+    created_at: isoTime,
+    finished_at: isoTime,
+    options: JobOptionsSchema,
+    counts: z.record(z.enum(V1_STATUSES), z.number().int()),
+    jobs: z.array(V1JobSchema),
+    results_url: z.string(),
+  })
+  .meta({ id: 'Group' });
+
+export const V1GroupCreatedSchema = z
+  .object({
+    id: z.string(),
+    jobs: z.array(z.string()).meta({ description: 'job ids, in the order of the images' }),
+    rejected: z.array(z.object({ index: z.number().int(), error: ErrorDetailSchema })).optional().meta({ description: 'with partial=true: the images that were not queued' }),
+  })
+  .meta({ id: 'GroupCreated' });
 
 // Seed 001: the FastAPI + Celery task API.
 export const TaskCreatedSchema = z.object({ task_id: z.string() }).meta({ id: 'TaskCreated' });
@@ -95,6 +130,8 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 export type GetJobResponse = z.infer<typeof GetJobResponseSchema>;
 export type StartJobResponse = z.infer<typeof StartJobResponseSchema>;
 export type V1Job = z.infer<typeof V1JobSchema>;
+export type V1Group = z.infer<typeof V1GroupSchema>;
+export type V1GroupCreated = z.infer<typeof V1GroupCreatedSchema>;
 export type TaskView = z.infer<typeof TaskViewSchema>;
 export type VisionResponse = z.infer<typeof VisionResponseSchema>;
 export type VisionResponseEntry = z.infer<typeof VisionResponseEntrySchema>;

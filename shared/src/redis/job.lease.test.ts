@@ -87,7 +87,7 @@ test('renew moves the deadline on and keeps the reaper away', async () => {
   const after = (await repo.get(id))!.lease!.deadline;
   assert.ok(after > before, `${after} > ${before}`);
   assert.equal(await redis.zScore(repo.keys.leases, id), after);
-  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [] });
+  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [], deadlines: [] });
   await repo.complete(id, job.token, 'b3V0');
   assert.equal(await repo.renew(id, job.token), false, 'no lease to renew once the job ended');
 });
@@ -100,7 +100,7 @@ test('an expired lease is requeued until the job has been taken maxAttempts time
   assert.deepEqual(await redis.lRange(repo.keys.queue, 0, -1), [id]);
   await takeOne(repo);
   const result = await reapUntil(repo, (r) => r.failed.length > 0);
-  assert.deepEqual(result, { promoted: [], requeued: [], failed: [id], orphans: [] });
+  assert.deepEqual(result, { promoted: [], requeued: [], failed: [id], orphans: [], deadlines: [] });
   const job = await repo.get(id);
   assert.equal(job?.status, 'FAILED');
   assert.equal(job?.error?.code, 'WORKER_LOST');
@@ -170,13 +170,13 @@ test('an id left in processing without a lease is put back after a grace of one 
     await redis.hSet(jobKeys(prefix, id).record, 'status', 'RUNNING');
   }
   await takeOne(repo);
-  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [] });
+  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [], deadlines: [] });
   const seen = await redis.hGetAll(repo.keys.orphans);
   assert.deepEqual(Object.keys(seen).sort(), [orphan, expired].sort(), 'noted, not moved: the leased job is left alone');
 
   await redis.del(jobKeys(prefix, expired).record);
   for (const id of [orphan, expired]) await redis.hSet(repo.keys.orphans, id, 0); // seen long ago
-  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [orphan] });
+  assert.deepEqual(await repo.reap(), { promoted: [], requeued: [], failed: [], orphans: [orphan], deadlines: [] });
   assert.deepEqual(await redis.lRange(repo.keys.processing, 0, -1), [leased]);
   assert.deepEqual(await redis.lRange(repo.keys.queue, 0, -1), [orphan]);
   assert.equal((await repo.get(orphan))?.status, 'QUEUED');

@@ -1,14 +1,16 @@
 import type { RedisClient } from './client.js';
-import { jobKeys, queueKeys, type QueueKeys } from './keys.js';
-import { enqueueScript } from './scripts/enqueue.js';
+import { groupKeys, jobKeys, queueKeyList, queueKeys, type QueueKeys } from './keys.js';
+import { enqueueGroupScript, enqueueScript } from './scripts/enqueue.js';
 import { takeScript } from './scripts/take.js';
 import { releaseScript, renewScript } from './scripts/lease.js';
-import { completeScript, failScript, retryScript } from './scripts/finish.js';
+import { cancelScript, completeScript, failScript, retryScript } from './scripts/finish.js';
 import { reapScript } from './scripts/reap.js';
 import { releaseLockScript } from './scripts/reaper-lock.js';
+import type { LuaScript } from './lua-script.js';
 import { parseJobTimings, pickJobTimings, type JobTimings } from './job-timings.js';
-import type { JobStatus } from '../job-status.js';
 import { parseStoredOptions, type JobOptions } from '../contract/options.js';
+import type { Priority, V1Status } from '../contract/status.js';
+import { readGroupRecord, type GroupRecord } from './group-record.js';
 
 export interface JobRepositoryOptions {
   keyPrefix: string;
@@ -26,28 +28,50 @@ export interface JobRepositoryOptions {
 }
 
 export type EnqueueResult =
-  | { accepted: true; depth: number }
-  /** 'queue': QUEUE_MAX_DEPTH jobs wait; 'owner': the API key has its most unfinished jobs. */
-  | { accepted: false; depth: number; reason: 'queue' | 'owner' };
+  /** `id`: the new job's (or group's), or the earlier one an idempotent repeat names (`repeated`). */
+  | { accepted: true; depth: number; id: string; repeated: boolean }
+  /**
+   * 'queue': QUEUE_MAX_DEPTH jobs wait; 'owner': the API key has its most unfinished jobs;
+   * 'idempotency': the Idempotency-Key was used with another body. Nothing was written.
+   */
+  | { accepted: false; depth: number; reason: 'queue' | 'owner' | 'idempotency' };
 
-export interface NewJob {
-  id: string;
-  imageBase64: string;
-  format: string;
-  width: number;
-  height: number;
-  bytes: number;
+/** What a submit carries besides its image(s): the same for every job of a group. */
+export interface SubmitFields {
   /** How the output is made; default the RGBA PNG. */
   options?: JobOptions;
   /** The API key's name that submitted the job; absent while the API is open. */
   owner?: string;
   /** The owner's most unfinished jobs (API_KEY_MAX_QUEUED); absent or 0 for no limit. */
   ownerMaxActive?: number;
+  /** Default normal (the contract's `job_id` list). */
+  priority?: Priority;
+  /** A job not started this long after submit ends FAILED DEADLINE_EXCEEDED. */
+  deadlineMs?: number;
+  /** POSTed when the job (or the group) ends. */
+  callbackUrl?: string;
+  /** Idempotency-Key, scoped by the caller (API key name), and a hash of the body. */
+  idempotency?: { key: string; bodyHash: string };
 }
+
+export interface NewImage {
+  id: string;
+  imageBase64: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+export type NewJob = NewImage & SubmitFields;
 
 export interface JobRecord {
   id: string;
-  status: JobStatus;
+  status: V1Status;
+  priority: Priority;
+  /** The group the job belongs to, if any. */
+  group: string | null;
+  callbackUrl: string | null;
   createdAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
@@ -71,7 +95,10 @@ export interface JobRecord {
 }
 
 export interface QueueStats {
+  /** Waiting, all priorities together (what QUEUE_MAX_DEPTH counts). */
   queued: number;
+  /** Waiting, by priority. */
+  queuedByPriority: Record<Priority, number>;
   running: number;
   /** Waiting for a retry to come due. */
   delayed: number;
@@ -80,6 +107,11 @@ export interface QueueStats {
   submitted: number;
   succeeded: number;
   failed: number;
+  cancelled: number;
+  /** Callback deliveries waiting (due or in flight), delivered, and given up. */
+  callbacksPending: number;
+  callbacksDelivered: number;
+  callbacksFailed: number;
 }
 
 /** A job taken with a lease: run it, renew with `token`, end it with `token`. */
@@ -112,6 +144,8 @@ export interface ReapResult {
   failed: string[];
   /** Lease-less ids found in processing and put back on the queue. */
   orphans: string[];
+  /** Queued jobs whose deadline passed: FAILED DEADLINE_EXCEEDED. */
+  deadlines: string[];
 }
 
 export interface DeadLetter {
@@ -126,7 +160,7 @@ const DEFAULTS = { maxAttempts: 3, leaseMs: 30_000, deadLetterMax: 1_000, stepLi
 /** How many processing ids reap checks for a missing lease per call. */
 const ORPHAN_SCAN = 1_000;
 
-function toNumber(value: string | undefined): number | null {
+export function toNumber(value: string | undefined): number | null {
   if (value === undefined || value === '') return null;
   const n = Number(value);
   return Number.isFinite(n) ? n : null;
@@ -144,6 +178,7 @@ function checkPositiveInteger(name: string, value: number): void {
 export class JobRepository {
   readonly keys: QueueKeys;
   readonly #o: Required<JobRepositoryOptions>;
+  readonly #queueKeys: string[];
 
   constructor(
     private readonly redis: RedisClient,
@@ -154,6 +189,7 @@ export class JobRepository {
       checkPositiveInteger(name, this.#o[name]);
     }
     this.keys = queueKeys(options.keyPrefix);
+    this.#queueKeys = queueKeyList(this.keys);
   }
 
   get leaseMs(): number {
@@ -168,35 +204,66 @@ export class JobRepository {
     return jobKeys(this.#o.keyPrefix, id);
   }
 
+  /** Runs a state-changing script with the queue keys and settings every such script takes first. */
+  #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const { keyPrefix, ttlSeconds, deadLetterMax, maxAttempts } = this.#o;
+    const common = [keyPrefix, String(ttlSeconds), String(deadLetterMax), this.keys.jobDone, String(maxAttempts), this.keys.jobCancel];
+    return script.run(this.redis, [...this.#queueKeys, ...keys], [...common, ...args]);
+  }
+
+  #idempotencyKey(fields: SubmitFields): string {
+    const scope = fields.idempotency ? `${fields.owner ?? ''}:${fields.idempotency.key}` : '';
+    return `${this.#o.keyPrefix}idempotency:${scope}`;
+  }
+
+  #submitArgs(fields: SubmitFields): string[] {
+    return [
+      fields.options ? JSON.stringify(fields.options) : '',
+      fields.owner ?? '',
+      String(fields.ownerMaxActive ?? 0),
+      fields.priority ?? 'normal',
+      String(Math.max(0, Math.round(fields.deadlineMs ?? 0))),
+      fields.callbackUrl ?? '',
+      fields.idempotency?.bodyHash ?? '',
+    ];
+  }
+
+  #enqueueResult(reply: [number, string | number] | [number], id: string, fields: SubmitFields): EnqueueResult {
+    const [code, value] = reply;
+    if (code === 1) return { accepted: true, depth: Number(value), id, repeated: false };
+    if (code === 2) return { accepted: true, depth: 0, id: String(value), repeated: true };
+    if (code === -2) return { accepted: false, depth: fields.ownerMaxActive ?? 0, reason: 'owner' };
+    if (code === -3) return { accepted: false, depth: 0, reason: 'idempotency' };
+    return { accepted: false, depth: this.#o.maxQueueDepth, reason: 'queue' };
+  }
+
   /**
    * Stores the input and the record and queues the id atomically. Refused, with nothing
-   * written, while the queue already holds `maxQueueDepth` jobs.
+   * written, while the queue already holds `maxQueueDepth` jobs (all priorities), the owner has
+   * its most unfinished jobs, or the idempotency key was used with another body; a repeat with
+   * the same key and body answers the first job's id and writes nothing.
    */
   async enqueue(job: NewJob): Promise<EnqueueResult> {
-    const k = this.jobKeys(job.id);
-    const { maxQueueDepth, ttlSeconds } = this.#o;
-    const reply = Number(
-      await enqueueScript.run(
-        this.redis,
-        [k.imageIn, k.record, this.keys.queue, this.keys.counts, this.keys.ownerActive],
-        [
-          job.id,
-          job.imageBase64,
-          String(ttlSeconds),
-          job.format,
-          String(job.width),
-          String(job.height),
-          String(job.bytes),
-          String(maxQueueDepth),
-          job.options ? JSON.stringify(job.options) : '',
-          job.owner ?? '',
-          String(job.ownerMaxActive ?? 0),
-        ],
-      ),
-    );
-    if (reply === -1) return { accepted: false, depth: maxQueueDepth, reason: 'queue' };
-    if (reply === -2) return { accepted: false, depth: job.ownerMaxActive ?? 0, reason: 'owner' };
-    return { accepted: true, depth: reply };
+    const [options, owner, ownerMax, priority, deadline, callback, idempotency] = this.#submitArgs(job);
+    const reply = (await this.#run(
+      enqueueScript,
+      [this.jobKeys(job.id).imageIn, this.#idempotencyKey(job)],
+      [job.id, job.imageBase64, job.format, String(job.width), String(job.height), String(job.bytes), String(this.#o.maxQueueDepth), options!, owner!, ownerMax!, priority!, deadline!, callback!, idempotency!],
+    )) as [number, string | number];
+    return this.#enqueueResult(reply, job.id, job);
+  }
+
+  /** A group: one job per image and the group's record, all queued or none, in one step. */
+  async enqueueGroup(groupId: string, images: readonly NewImage[], fields: SubmitFields): Promise<EnqueueResult> {
+    const g = groupKeys(this.#o.keyPrefix, groupId);
+    const [options, owner, ownerMax, priority, deadline, callback, idempotency] = this.#submitArgs(fields);
+    const perImage = images.flatMap((i) => [i.id, i.imageBase64, i.format, String(i.width), String(i.height), String(i.bytes)]);
+    const reply = (await this.#run(
+      enqueueGroupScript,
+      [g.record, g.jobs, this.#idempotencyKey(fields)],
+      [groupId, String(this.#o.maxQueueDepth), options!, owner!, ownerMax!, priority!, deadline!, callback!, idempotency!, String(images.length), ...perImage],
+    )) as [number, string | number];
+    return this.#enqueueResult(reply, groupId, fields);
   }
 
   /** One consistent read of a job; null when the id is unknown or expired. */
@@ -206,25 +273,19 @@ export class JobRepository {
     if (withImages) multi.get(k.imageIn).get(k.imageOut);
     const [hash, imageIn, imageOut] = (await multi.exec()) as unknown as [Record<string, string>, string | null, string | null];
     if (!hash || Object.keys(hash).length === 0) return null;
-    const token = toNumber(hash.lease_token);
-    return {
-      id,
-      status: hash.status as JobStatus,
-      createdAt: toNumber(hash.created_at),
-      startedAt: toNumber(hash.started_at),
-      finishedAt: toNumber(hash.finished_at),
-      attempts: toNumber(hash.attempts) ?? 0,
-      options: parseStoredOptions(hash.options),
-      owner: hash.owner || null,
-      error: errorOf(hash.error_code, hash.error_message),
-      lastError: errorOf(hash.last_error_code, hash.last_error_message),
-      lease: token === null ? null : { owner: hash.lease_owner ?? '', token, deadline: toNumber(hash.lease_deadline) ?? 0 },
-      retryAt: toNumber(hash.retry_at),
-      outputWrites: toNumber(hash.output_writes) ?? 0,
-      timings: parseJobTimings(hash.timings),
-      imageInBase64: imageIn ?? null,
-      imageOutBase64: imageOut ?? null,
-    };
+    return toJobRecord(id, hash, imageIn ?? null, imageOut ?? null);
+  }
+
+  /** A group's record and its jobs' records in order (no images); null when unknown or expired. */
+  async getGroup(groupId: string): Promise<{ group: GroupRecord; jobs: JobRecord[] } | null> {
+    const g = groupKeys(this.#o.keyPrefix, groupId);
+    const [hash, ids] = (await this.redis.multi().hGetAll(g.record).lRange(g.jobs, 0, -1).exec()) as unknown as [Record<string, string>, string[]];
+    if (!hash || Object.keys(hash).length === 0) return null;
+    const multi = this.redis.multi();
+    for (const id of ids) multi.hGetAll(this.jobKeys(id).record);
+    const hashes = ids.length === 0 ? [] : ((await multi.exec()) as unknown as Record<string, string>[]);
+    const jobs = ids.flatMap((id, i) => (hashes[i] && Object.keys(hashes[i]).length > 0 ? [toJobRecord(id, hashes[i], null, null)] : []));
+    return { group: readGroupRecord(groupId, hash, ids), jobs };
   }
 
   /** The stored output's base64, or null when there is none (yet, or any more). */
@@ -232,37 +293,54 @@ export class JobRepository {
     return this.redis.get(this.jobKeys(id).imageOut);
   }
 
+  /**
+   * Cancels a job, or each unfinished job of a group, in one step: queued ones never run,
+   * running ones end at once (their worker is told and its result refused). The count of jobs
+   * cancelled (0: everything had already ended), or null for an unknown id.
+   */
+  async cancel(kind: 'job' | 'group', id: string): Promise<number | null> {
+    const routing = kind === 'job' ? this.jobKeys(id).record : groupKeys(this.#o.keyPrefix, id).jobs;
+    const reply = Number(await this.#run(cancelScript, [routing], [kind, id]));
+    return reply < 0 ? null : reply;
+  }
+
   async stats(): Promise<QueueStats> {
-    const [queued, running, delayed, deadLetters, counts] = (await this.redis
+    const k = this.keys;
+    const [high, normal, low, running, delayed, deadLetters, counts, outbox] = (await this.redis
       .multi()
-      .lLen(this.keys.queue)
-      .lLen(this.keys.processing)
-      .zCard(this.keys.delayed)
-      .lLen(this.keys.deadLetter)
-      .hGetAll(this.keys.counts)
-      .exec()) as unknown as [number, number, number, number, Record<string, string>];
+      .lLen(k.queueHigh)
+      .lLen(k.queue)
+      .lLen(k.queueLow)
+      .lLen(k.processing)
+      .zCard(k.delayed)
+      .lLen(k.deadLetter)
+      .hGetAll(k.counts)
+      .zCard(k.outbox)
+      .exec()) as unknown as [number, number, number, number, number, number, Record<string, string>, number];
+    const count = (name: string) => toNumber(counts[name]) ?? 0;
     return {
-      queued: Number(queued),
+      queued: Number(high) + Number(normal) + Number(low),
+      queuedByPriority: { high: Number(high), normal: Number(normal), low: Number(low) },
       running: Number(running),
       delayed: Number(delayed),
       deadLetters: Number(deadLetters),
-      submitted: toNumber(counts.submitted) ?? 0,
-      succeeded: toNumber(counts.succeeded) ?? 0,
-      failed: toNumber(counts.failed) ?? 0,
+      submitted: count('submitted'),
+      succeeded: count('succeeded'),
+      failed: count('failed'),
+      cancelled: count('cancelled'),
+      callbacksPending: Number(outbox),
+      callbacksDelivered: count('callbacks_delivered'),
+      callbacksFailed: count('callbacks_failed'),
     };
   }
 
   /**
-   * Takes the oldest waiting job with a lease for `workerId`, in one atomic step. `job` is null
-   * when nothing is waiting; then wait with `waitForWork` and take again.
+   * Takes the oldest waiting job of the highest priority with a lease for `workerId`, in one
+   * atomic step. `job` is null when nothing is waiting; then wait with `waitForWork` and take again.
    */
   async take(workerId: string): Promise<TakeResult> {
-    const { keyPrefix, leaseMs, maxAttempts, ttlSeconds, deadLetterMax, stepLimit } = this.#o;
-    const reply = (await takeScript.run(
-      this.redis,
-      [this.keys.queue, this.keys.processing, this.keys.leases, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
-      [keyPrefix, workerId, String(leaseMs), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), String(stepLimit), this.keys.jobDone],
-    )) as [[string, number, number, string, string] | [], string[], number];
+    const { leaseMs, stepLimit } = this.#o;
+    const reply = (await this.#run(takeScript, [], [workerId, String(leaseMs), String(stepLimit)])) as [[string, number, number, string, string] | [], string[], number];
     const [taken, failedFlat, dropped] = reply;
     const failed: TakeResult['failed'] = [];
     for (let i = 0; i + 1 < failedFlat.length; i += 2) failed.push({ id: failedFlat[i]!, code: failedFlat[i + 1]! });
@@ -274,24 +352,33 @@ export class JobRepository {
   }
 
   /**
-   * Blocks up to `timeoutSeconds` until the queue holds an id, without taking it: a BLMOVE of
-   * the queue onto itself, right end to right end, changes nothing and returns as soon as
-   * there is work. True when there may be work. Blocks its connection: give it its own.
+   * Blocks up to `timeoutSeconds` for a wake token: each step that makes a job runnable pushes
+   * one, so one idle worker wakes per job, whatever its priority, instead of every worker
+   * running a take that finds nothing. True when there may be work. Blocks its connection:
+   * give it its own. A token moves no job, so losing one (a crash, the cap) costs only the
+   * wait until the next timeout.
    */
   async waitForWork(blockingClient: RedisClient, timeoutSeconds: number): Promise<boolean> {
-    return (await blockingClient.blMove(this.keys.queue, this.keys.queue, 'RIGHT', 'RIGHT', timeoutSeconds)) !== null;
+    return (await blockingClient.brPop(this.keys.wake, timeoutSeconds)) !== null;
   }
 
   /**
-   * Calls `onDone(id)` for each job that ends SUCCEEDED or FAILED from now on (complete, fail,
-   * a retry out of attempts, take and the reaper giving up), once subscribed. Uses `subscriber`
-   * for nothing else: a subscribed connection can run no other command. node-redis subscribes
-   * again by itself after a reconnect; ends published while it was away are not replayed.
-   * Returns the unsubscribe.
+   * Calls `onDone(id)` for each job that ends (and each group whose last job ends) from now on,
+   * once subscribed. Uses `subscriber` for nothing else: a subscribed connection can run no
+   * other command. node-redis subscribes again by itself after a reconnect; ends published
+   * while it was away are not replayed. Returns the unsubscribe.
    */
   async listenForDone(subscriber: RedisClient, onDone: (id: string) => void): Promise<() => Promise<void>> {
-    const channel = this.keys.jobDone;
-    const listener = (message: string) => onDone(message);
+    return this.#listen(subscriber, this.keys.jobDone, onDone);
+  }
+
+  /** Calls `onCancel(id)` for each RUNNING job cancelled from now on, so its worker can stop at once. */
+  async listenForCancel(subscriber: RedisClient, onCancel: (id: string) => void): Promise<() => Promise<void>> {
+    return this.#listen(subscriber, this.keys.jobCancel, onCancel);
+  }
+
+  async #listen(subscriber: RedisClient, channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    const listener = (message: string) => handler(message);
     await subscriber.subscribe(channel, listener);
     return async () => {
       await subscriber.unsubscribe(channel, listener);
@@ -310,63 +397,45 @@ export class JobRepository {
    */
   async complete(id: string, token: number, outputBase64: string, timings?: JobTimings): Promise<boolean> {
     const k = this.jobKeys(id);
-    const reply = await completeScript.run(
-      this.redis,
-      [this.keys.processing, this.keys.leases, k.record, k.imageOut, k.imageIn, this.keys.counts, this.keys.ownerActive],
-      [id, String(token), outputBase64, String(this.#o.ttlSeconds), this.keys.jobDone, timings ? JSON.stringify(pickJobTimings(timings)) : ''],
-    );
+    const reply = await this.#run(completeScript, [k.record, k.imageOut, k.imageIn], [id, String(token), outputBase64, timings ? JSON.stringify(pickJobTimings(timings)) : '']);
     return Number(reply) === 1;
   }
 
   /** FAILED with a reason, dead-lettered; false when the claim is no longer the caller's. */
   async fail(id: string, token: number, code: string, message: string): Promise<boolean> {
     const k = this.jobKeys(id);
-    const reply = await failScript.run(
-      this.redis,
-      [this.keys.processing, this.keys.leases, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
-      [id, String(token), code, message, String(this.#o.ttlSeconds), String(this.#o.deadLetterMax), this.keys.jobDone],
-    );
-    return Number(reply) === 1;
+    return Number(await this.#run(failScript, [k.record, k.imageIn], [id, String(token), code, message])) === 1;
   }
 
   /** Runs the job again after `delayMs`, or FAILED with this error once its attempts are used up. */
   async retry(id: string, token: number, code: string, message: string, delayMs: number): Promise<RetryResult> {
     const k = this.jobKeys(id);
-    const { maxAttempts, ttlSeconds, deadLetterMax } = this.#o;
-    const reply = await retryScript.run(
-      this.redis,
-      [this.keys.processing, this.keys.leases, this.keys.delayed, k.record, k.imageIn, this.keys.counts, this.keys.deadLetter, this.keys.ownerActive],
-      [id, String(token), code, message, String(Math.max(0, Math.round(delayMs))), String(maxAttempts), String(ttlSeconds), String(deadLetterMax), this.keys.jobDone],
-    );
+    const reply = await this.#run(retryScript, [k.record, k.imageIn], [id, String(token), code, message, String(Math.max(0, Math.round(delayMs)))]);
     return reply === 'retry' || reply === 'failed' ? reply : 'lost';
   }
 
-  /** Hands a job back at shutdown (front of the queue, attempt not counted); false when the claim was lost. */
+  /** Hands a job back at shutdown (oldest end of its queue, attempt not counted); false when the claim was lost. */
   async release(id: string, token: number): Promise<boolean> {
-    const reply = await releaseScript.run(
-      this.redis,
-      [this.keys.queue, this.keys.processing, this.keys.leases, this.jobKeys(id).record],
-      [id, String(token)],
-    );
-    return Number(reply) === 1;
+    return Number(await this.#run(releaseScript, [this.jobKeys(id).record], [id, String(token)])) === 1;
   }
 
   /** One bounded reaper round; run it while holding the reaper lock. */
   async reap(): Promise<ReapResult> {
-    const { keyPrefix, maxAttempts, leaseMs, ttlSeconds, deadLetterMax, stepLimit } = this.#o;
-    const k = this.keys;
-    const [promoted, requeued, failed, orphans] = (await reapScript.run(
-      this.redis,
-      [k.queue, k.processing, k.leases, k.delayed, k.orphans, k.counts, k.deadLetter, k.ownerActive],
-      [keyPrefix, String(maxAttempts), String(leaseMs), String(ttlSeconds), String(deadLetterMax), String(stepLimit), String(ORPHAN_SCAN), k.jobDone],
-    )) as [string[], string[], string[], string[]];
-    return { promoted, requeued, failed, orphans };
+    const { leaseMs, stepLimit } = this.#o;
+    const [promoted, requeued, failed, orphans, deadlines] = (await this.#run(reapScript, [], [String(leaseMs), String(stepLimit), String(ORPHAN_SCAN)])) as [
+      string[],
+      string[],
+      string[],
+      string[],
+      string[],
+    ];
+    return { promoted, requeued, failed, orphans, deadlines };
   }
 
   /** True when a reap round hit its bound, so another round should follow at once. */
   reapWasFull(result: ReapResult): boolean {
     const { stepLimit } = this.#o;
-    return result.promoted.length >= stepLimit || result.requeued.length + result.failed.length >= stepLimit;
+    return result.promoted.length >= stepLimit || result.requeued.length + result.failed.length >= stepLimit || result.deadlines.length >= stepLimit;
   }
 
   /** Takes the reaper mutex for up to `ttlMs` (SET NX PX); false when another process holds it. */
@@ -396,4 +465,31 @@ export class JobRepository {
   async ping(): Promise<void> {
     await this.redis.ping();
   }
+}
+
+const PRIORITIES: ReadonlySet<string> = new Set(['high', 'normal', 'low']);
+
+function toJobRecord(id: string, hash: Record<string, string>, imageIn: string | null, imageOut: string | null): JobRecord {
+  const token = toNumber(hash.lease_token);
+  return {
+    id,
+    status: hash.status as V1Status,
+    priority: (PRIORITIES.has(hash.priority ?? '') ? hash.priority : 'normal') as Priority,
+    group: hash.group || null,
+    callbackUrl: hash.callback_url || null,
+    createdAt: toNumber(hash.created_at),
+    startedAt: toNumber(hash.started_at),
+    finishedAt: toNumber(hash.finished_at),
+    attempts: toNumber(hash.attempts) ?? 0,
+    options: parseStoredOptions(hash.options),
+    owner: hash.owner || null,
+    error: errorOf(hash.error_code, hash.error_message),
+    lastError: errorOf(hash.last_error_code, hash.last_error_message),
+    lease: token === null ? null : { owner: hash.lease_owner ?? '', token, deadline: toNumber(hash.lease_deadline) ?? 0 },
+    retryAt: toNumber(hash.retry_at),
+    outputWrites: toNumber(hash.output_writes) ?? 0,
+    timings: parseJobTimings(hash.timings),
+    imageInBase64: imageIn,
+    imageOutBase64: imageOut,
+  };
 }

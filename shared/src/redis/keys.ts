@@ -1,59 +1,97 @@
 /**
- * Every Redis key the system writes. The first three are fixed by the contract;
- * the rest are ours and documented in the README's Redis layout section.
+ * Every Redis key the system writes. `job_id`, `<id>_image_in` and `<id>_image_out` are fixed
+ * by the contract; the rest are ours and documented in the README's Redis layout section.
  */
 export interface QueueKeys {
-  /** List of waiting job ids: LPUSH by the proxy, taken from the right by batch. */
+  /** Lists of waiting job ids by priority: LPUSH on submit, taken from the right. `queue` is the contract's `job_id` (normal). */
+  readonly queueHigh: string;
   readonly queue: string;
+  readonly queueLow: string;
   /** List of ids a batch worker has taken and not yet finished. */
   readonly processing: string;
-  /** Hash of cumulative counters: submitted, succeeded, failed. */
-  readonly counts: string;
   /** Zset id → lease deadline (ms): the reaper finds expired claims here. */
   readonly leases: string;
   /** Zset id → time a retry is due (ms). */
   readonly delayed: string;
+  /** Hash of cumulative counters: submitted, succeeded, failed, cancelled, callbacks_*. */
+  readonly counts: string;
   /** List of JSON lines, newest first, one per FAILED job; capped. */
   readonly deadLetter: string;
-  /** String: the reaper mutex, holding its owner's name. */
-  readonly reaperLock: string;
-  /** Hash id → when the reaper first saw it in processing without a lease (ms). */
-  readonly orphans: string;
   /** Hash API key name → its jobs not yet ended, for API_KEY_MAX_QUEUED. */
   readonly ownerActive: string;
+  /** List of wake tokens: one per job made runnable, so one idle worker wakes per job. */
+  readonly wake: string;
+  /** Zset id → the time (ms) a job must have started by (deadline_s), while it has not. */
+  readonly deadlines: string;
+  /** Zset "job:<id>" / "group:<id>" → when its callback delivery is due (ms); the outbox. */
+  readonly outbox: string;
+  /** Hash outbox entry → delivery attempts claimed so far. */
+  readonly callbackAttempts: string;
+  /** Hash id → when the reaper first saw it in processing without a lease (ms). */
+  readonly orphans: string;
+  /** List of JSON lines, newest first, one per callback that gave up; capped. */
+  readonly callbackDead: string;
+  /** String: the reaper mutex, holding its owner's name. */
+  readonly reaperLock: string;
   /**
-   * Pub/sub channel, not a key: every step that ends a job SUCCEEDED or FAILED publishes its
-   * id here, in the same atomic step, so a long poll can answer at once.
+   * Pub/sub channel, not a key: every step that ends a job publishes its id here (and a
+   * group's id when its last job ends), in the same atomic step, so long polls answer at once.
    */
   readonly jobDone: string;
+  /** Pub/sub channel: the id of each RUNNING job that was cancelled, so its worker stops at once. */
+  readonly jobCancel: string;
 }
 
 export interface JobKeys {
   readonly imageIn: string;
   readonly imageOut: string;
-  /** Hash: status, timestamps, attempts, lease, error, input facts. */
+  /** Hash: status, timestamps, attempts, lease, error, input facts, options. */
   readonly record: string;
 }
 
+export interface GroupKeys {
+  /** Hash: created_at, size, unfinished, options, owner, callback_url, finished_at. */
+  readonly record: string;
+  /** List of the group's job ids, in the order of its images. */
+  readonly jobs: string;
+}
+
 /**
- * What follows the job id in each job-scoped key. Scripts that only learn an id inside Redis
- * (take, reap) get the prefix and build the same names from these, so the naming lives here.
+ * What follows an id in each id-scoped key. Scripts that only learn an id inside Redis (take,
+ * reap, a job's end reaching its group) build the same names from the prefix and these.
  */
 export const JOB_KEY_SUFFIXES = Object.freeze({ imageIn: '_image_in', imageOut: '_image_out', record: '_job' });
+export const GROUP_KEY_SUFFIXES = Object.freeze({ record: '_group', jobs: '_group_jobs' });
 
 export function queueKeys(prefix: string): QueueKeys {
   return {
+    queueHigh: `${prefix}job_id_high`,
     queue: `${prefix}job_id`,
+    queueLow: `${prefix}job_id_low`,
     processing: `${prefix}job_id_processing`,
-    counts: `${prefix}job_counts`,
     leases: `${prefix}job_leases`,
     delayed: `${prefix}job_delayed`,
+    counts: `${prefix}job_counts`,
     deadLetter: `${prefix}job_dead_letter`,
-    reaperLock: `${prefix}reaper_lock`,
-    orphans: `${prefix}job_orphans`,
     ownerActive: `${prefix}job_owner_active`,
+    wake: `${prefix}job_wake`,
+    deadlines: `${prefix}job_deadlines`,
+    outbox: `${prefix}callback_outbox`,
+    callbackAttempts: `${prefix}callback_attempts`,
+    orphans: `${prefix}job_orphans`,
+    callbackDead: `${prefix}callback_dead_letter`,
+    reaperLock: `${prefix}reaper_lock`,
     jobDone: `${prefix}job_done`,
+    jobCancel: `${prefix}job_cancel`,
   };
+}
+
+/**
+ * The queue-level keys every state-changing script receives first, in this order (the Lua
+ * prelude `Q` reads them by position), so each script sees the whole queue the same way.
+ */
+export function queueKeyList(k: QueueKeys): string[] {
+  return [k.queueHigh, k.queue, k.queueLow, k.processing, k.leases, k.delayed, k.counts, k.deadLetter, k.ownerActive, k.wake, k.deadlines, k.outbox, k.callbackAttempts, k.orphans, k.callbackDead];
 }
 
 export function jobKeys(prefix: string, jobId: string): JobKeys {
@@ -62,4 +100,8 @@ export function jobKeys(prefix: string, jobId: string): JobKeys {
     imageOut: `${prefix}${jobId}${JOB_KEY_SUFFIXES.imageOut}`,
     record: `${prefix}${jobId}${JOB_KEY_SUFFIXES.record}`,
   };
+}
+
+export function groupKeys(prefix: string, groupId: string): GroupKeys {
+  return { record: `${prefix}${groupId}${GROUP_KEY_SUFFIXES.record}`, jobs: `${prefix}${groupId}${GROUP_KEY_SUFFIXES.jobs}` };
 }

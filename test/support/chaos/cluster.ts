@@ -18,6 +18,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Batch processes started with the cluster (more can be added with addBatch). Default 1. */
   batches?: number;
+  /** Service output lines kept for assertions and failure messages. Default 600. */
+  keepLines?: number;
 }
 
 /** The environment of this process without anything that would point a service elsewhere. */
@@ -99,7 +101,7 @@ export class ChaosCluster {
       ...(healthUrl !== undefined ? { healthUrl } : {}),
       onLine: (line) => {
         this.lines.push(line);
-        if (this.lines.length > KEEP_LINES) this.lines.shift();
+        if (this.lines.length > (this.options.keepLines ?? KEEP_LINES)) this.lines.shift();
       },
     });
   }

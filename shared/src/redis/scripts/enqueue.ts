@@ -1,34 +1,107 @@
 import { LuaScript } from '../lua-script.js';
-import { NOW_MS } from './lua-lib.js';
+import { PRELUDE } from './lua-lib.js';
+
+/**
+ * What enqueue and enqueue-group share: admission (queue depth, the API key's limit), the
+ * idempotency key, and writing one job. Lua, pasted into both scripts.
+ */
+const ADMIT_AND_WRITE = `
+-- nil when admitted, else the refusal: -1 queue full, -2 the owner's limit.
+local function refusal(count, max_depth, owner, owner_max)
+  if queued_depth() + count > max_depth then return -1 end
+  if owner ~= '' and owner_max > 0 and tonumber(redis.call('HGET', q.owners, owner) or '0') + count > owner_max then
+    return -2
+  end
+  return nil
+end
+
+-- The idempotency key already used: the id it names when the body matches, else -3.
+local function idempotent_hit(key, value)
+  if value == '' then return nil end
+  local seen = redis.call('GET', key)
+  if not seen then return nil end
+  local hash, id = string.match(seen, '^(%S+) (%S+)$')
+  if hash == value then return id end
+  return -3
+end
+
+local function write_job(id, input, fields, c, now)
+  local record, image_in = job_keys(id)
+  redis.call('SET', image_in, input)
+  redis.call('HSET', record, 'status', 'QUEUED', 'created_at', now, 'attempts', 0, unpack(fields))
+  if c.options ~= '' then redis.call('HSET', record, 'options', c.options) end
+  if c.owner ~= '' then
+    redis.call('HSET', record, 'owner', c.owner)
+    redis.call('HINCRBY', q.owners, c.owner, 1)
+  end
+  if c.priority ~= 'normal' then redis.call('HSET', record, 'priority', c.priority) end
+  if c.callback ~= '' then redis.call('HSET', record, 'callback_url', c.callback) end
+  if c.group ~= '' then redis.call('HSET', record, 'group', c.group) end
+  if c.deadline_ms > 0 then
+    redis.call('HSET', record, 'deadline_at', now + c.deadline_ms)
+    redis.call('ZADD', q.deadlines, now + c.deadline_ms, id)
+  end
+  -- Queued and running jobs never expire: a TTL counts from the job's end (job_ended).
+  redis.call('PERSIST', record)
+  redis.call('PERSIST', image_in)
+  redis.call('LPUSH', queue_of(c.priority), id)
+  redis.call('HINCRBY', q.counts, 'submitted', 1)
+end
+`;
 
 export const enqueueScript = new LuaScript(`
--- Queue a new job: store its input and record, push its id, count it. One step, so no id
--- is ever queued without its image, and the depth check cannot race another upload.
--- An API key's unfinished jobs are counted here too, so its limit holds under any concurrency.
--- KEYS[1] <id>_image_in   KEYS[2] <id>_job   KEYS[3] job_id (queue)   KEYS[4] job_counts
--- KEYS[5] job_owner_active
--- ARGV[1] job id   ARGV[2] input base64   ARGV[3] ttl seconds   ARGV[4] format   ARGV[5] width
--- ARGV[6] height   ARGV[7] input bytes   ARGV[8] max queue depth   ARGV[9] options JSON ('' = defaults)
--- ARGV[10] owner (API key name, '' when the API is open)   ARGV[11] owner's most unfinished jobs (0 = no limit)
--- Returns the queue length after the push; -1 when the queue already holds max depth jobs,
--- -2 when the owner already has its most unfinished jobs (nothing written either way).
-${NOW_MS}
-if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[8]) then
-  return -1
+-- Queue a new job: store its input and record, push its id on its priority's list, count it,
+-- wake one worker. One step, so no id is ever queued without its image, the depth and per-key
+-- checks cannot race another upload, and an idempotency key maps to exactly one job.
+-- KEYS[16] <id>_image_in (for cluster routing; rebuilt from the prefix)   KEYS[17] idempotency key
+-- ARGV[7] job id   ARGV[8] input base64   ARGV[9] format   ARGV[10] width   ARGV[11] height
+-- ARGV[12] input bytes   ARGV[13] max queue depth   ARGV[14] options JSON ('' = defaults)
+-- ARGV[15] owner ('' = open API)   ARGV[16] owner's most unfinished jobs (0 = no limit)
+-- ARGV[17] priority   ARGV[18] deadline ms from now (0 = none)   ARGV[19] callback URL ('')
+-- ARGV[20] idempotency value: the body's hash ('' = no key)
+-- Returns { 1, queued depth } when queued; { 2, id } for an idempotent repeat (nothing written);
+-- { -1 } queue full, { -2 } the owner's limit, { -3 } the key was used with another body.
+${PRELUDE}${ADMIT_AND_WRITE}
+local id = ARGV[7]
+local hit = idempotent_hit(KEYS[17], ARGV[20])
+if hit == -3 then return { -3 } end
+if hit then return { 2, hit } end
+local refused = refusal(1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]))
+if refused then return { refused } end
+local c = { options = ARGV[14], owner = ARGV[15], priority = ARGV[17], deadline_ms = tonumber(ARGV[18]),
+  callback = ARGV[19], group = '' }
+write_job(id, ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
+if ARGV[20] ~= '' then redis.call('SET', KEYS[17], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
+wake(1)
+return { 1, queued_depth() }
+`);
+
+export const enqueueGroupScript = new LuaScript(`
+-- Queue a group: one job per image and the group's record, all or none, in one step.
+-- KEYS[16] <gid>_group   KEYS[17] <gid>_group_jobs   KEYS[18] idempotency key
+-- ARGV[7] group id   ARGV[8] max queue depth   ARGV[9] options JSON   ARGV[10] owner
+-- ARGV[11] owner's most unfinished jobs   ARGV[12] priority   ARGV[13] deadline ms (0 = none)
+-- ARGV[14] group callback URL ('')   ARGV[15] idempotency value ('')   ARGV[16] image count n
+-- then n times: job id, input base64, format, width, height, bytes.
+-- Returns as enqueue does; { 2, group id } for an idempotent repeat.
+${PRELUDE}${ADMIT_AND_WRITE}
+local gid, n = ARGV[7], tonumber(ARGV[16])
+local hit = idempotent_hit(KEYS[18], ARGV[15])
+if hit == -3 then return { -3 } end
+if hit then return { 2, hit } end
+local refused = refusal(n, tonumber(ARGV[8]), ARGV[10], tonumber(ARGV[11]))
+if refused then return { refused } end
+local now = now_ms()
+-- A group's own callback fires once at its end; its jobs carry none.
+local c = { options = ARGV[9], owner = ARGV[10], priority = ARGV[12], deadline_ms = tonumber(ARGV[13]), callback = '', group = gid }
+redis.call('HSET', KEYS[16], 'created_at', now, 'size', n, 'unfinished', n, 'options', ARGV[9], 'owner', ARGV[10])
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[16], 'callback_url', ARGV[14]) end
+for i = 0, n - 1 do
+  local a = 17 + i * 6
+  write_job(ARGV[a], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
+  redis.call('RPUSH', KEYS[17], ARGV[a])
 end
-local owner = ARGV[10]
-if owner ~= '' and tonumber(ARGV[11]) > 0 and tonumber(redis.call('HGET', KEYS[5], owner) or '0') >= tonumber(ARGV[11]) then
-  return -2
-end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('HSET', KEYS[2], 'status', 'QUEUED', 'created_at', now_ms(), 'attempts', 0,
-  'format', ARGV[4], 'width', ARGV[5], 'height', ARGV[6], 'bytes', ARGV[7])
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'options', ARGV[9]) end
-if owner ~= '' then
-  redis.call('HSET', KEYS[2], 'owner', owner)
-  redis.call('HINCRBY', KEYS[5], owner, 1)
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('HINCRBY', KEYS[4], 'submitted', 1)
-return redis.call('LPUSH', KEYS[3], ARGV[1])
+if ARGV[15] ~= '' then redis.call('SET', KEYS[18], ARGV[15] .. ' ' .. gid, 'EX', q.ttl) end
+wake(n)
+return { 1, queued_depth() }
 `);

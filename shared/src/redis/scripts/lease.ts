@@ -1,5 +1,5 @@
 import { LuaScript } from '../lua-script.js';
-import { END_CLAIM, LEASE_STATE, NOW_MS } from './lua-lib.js';
+import { LEASE_STATE, NOW_MS, PRELUDE } from './lua-lib.js';
 
 export const renewScript = new LuaScript(`
 -- Heartbeat: extend the caller's lease on a job it is running.
@@ -15,19 +15,20 @@ return 1
 `);
 
 export const releaseScript = new LuaScript(`
--- Hand a job back at shutdown: QUEUED again at the front of the queue (it is older than
+-- Hand a job back at shutdown: QUEUED again at the oldest end of its queue (it is older than
 -- anything waiting), and the attempt is given back: stopping a worker is not the job's fault.
--- KEYS[1] job_id   KEYS[2] job_id_processing   KEYS[3] job_leases   KEYS[4] <id>_job
--- ARGV[1] job id   ARGV[2] fencing token
+-- KEYS[16] <id>_job
+-- ARGV[7] job id   ARGV[8] fencing token
 -- Returns 1 when handed back (now or by an earlier call for this claim), 0 when the claim is
 -- no longer the caller's (nothing written).
-${LEASE_STATE}${END_CLAIM}
-local state = lease_state(KEYS[4], ARGV[2])
+${PRELUDE}${LEASE_STATE}
+local id, record = ARGV[7], KEYS[16]
+local state = lease_state(record, ARGV[8])
 if state == 'released' then return 1 end
 if state ~= 'owner' then return 0 end
-end_claim({ processing = KEYS[2], leases = KEYS[3] }, ARGV[1], KEYS[4])
-redis.call('HSET', KEYS[4], 'status', 'QUEUED', 'settled', ARGV[2] .. ':released')
-redis.call('HINCRBY', KEYS[4], 'attempts', -1)
-redis.call('RPUSH', KEYS[1], ARGV[1])
+end_claim(id, record)
+redis.call('HSET', record, 'status', 'QUEUED', 'settled', ARGV[8] .. ':released')
+redis.call('HINCRBY', record, 'attempts', -1)
+make_runnable(id, record, true)
 return 1
 `);

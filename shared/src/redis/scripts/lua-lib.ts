@@ -1,22 +1,138 @@
-import { JOB_KEY_SUFFIXES } from '../keys.js';
+import { GROUP_KEY_SUFFIXES, JOB_KEY_SUFFIXES } from '../keys.js';
 
 /**
- * Lua pieces several scripts share. Each script pastes the ones it needs above its body, so
- * every script still runs as one self-contained atomic step.
+ * Lua pieces the scripts share. Each script pastes `PRELUDE` (and whatever else it needs) above
+ * its body, so every script still runs as one self-contained atomic step.
+ *
+ * Every state-changing script gets the same first 15 KEYS (queueKeyList in keys.ts) and the same
+ * first 6 ARGV (commonArgs in the repository); its own KEYS start at 16 and its own ARGV at 7.
  */
 
-/** Milliseconds from the Redis clock: leases and retries never depend on a worker's clock. */
-export const NOW_MS = `
+/** Most wake tokens kept: enough for every idle worker of a large deployment; more would only use memory. */
+export const WAKE_CAP = 10_000;
+
+/** How many KEYS and ARGV the prelude takes; a script's own start after them. */
+export const COMMON_KEYS = 15;
+export const COMMON_ARGS = 6;
+
+export const PRELUDE = `
+-- Common KEYS: 1 job_id_high  2 job_id  3 job_id_low  4 job_id_processing  5 job_leases
+--   6 job_delayed  7 job_counts  8 job_dead_letter  9 job_owner_active  10 job_wake
+--   11 job_deadlines  12 callback_outbox  13 callback_attempts  14 job_orphans  15 callback_dead_letter
+-- Common ARGV: 1 key prefix  2 ttl seconds  3 dead-letter max  4 job-done channel
+--   5 max attempts  6 job-cancel channel
+local q = { high = KEYS[1], normal = KEYS[2], low = KEYS[3], processing = KEYS[4], leases = KEYS[5],
+  delayed = KEYS[6], counts = KEYS[7], dead_letter = KEYS[8], owners = KEYS[9], wake = KEYS[10],
+  deadlines = KEYS[11], outbox = KEYS[12], cb_attempts = KEYS[13], orphans = KEYS[14], cb_dead = KEYS[15],
+  prefix = ARGV[1], ttl = tonumber(ARGV[2]), dead_max = tonumber(ARGV[3]), done = ARGV[4],
+  max_attempts = tonumber(ARGV[5]), cancel = ARGV[6] }
+
+-- Milliseconds from the Redis clock: leases, retries and deadlines never depend on a worker's clock.
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-`;
 
-/** Key names for an id learnt inside the script (prefix in ARGV), from the same suffixes as keys.ts. */
-export const JOB_KEYS = `
-local function job_keys(prefix, id)
-  return prefix .. id .. '${JOB_KEY_SUFFIXES.record}', prefix .. id .. '${JOB_KEY_SUFFIXES.imageIn}'
+local function queue_of(priority)
+  if priority == 'high' then return q.high elseif priority == 'low' then return q.low end
+  return q.normal
+end
+
+-- Key names for an id learnt inside the script, from the same suffixes as keys.ts.
+local function job_keys(id)
+  return q.prefix .. id .. '${JOB_KEY_SUFFIXES.record}', q.prefix .. id .. '${JOB_KEY_SUFFIXES.imageIn}',
+    q.prefix .. id .. '${JOB_KEY_SUFFIXES.imageOut}'
+end
+local function group_keys(gid)
+  return q.prefix .. gid .. '${GROUP_KEY_SUFFIXES.record}', q.prefix .. gid .. '${GROUP_KEY_SUFFIXES.jobs}'
+end
+
+-- One token per runnable job wakes one idle worker (BRPOP); capped, and workers also look on
+-- their own from time to time, so a trimmed token costs a little latency, never a job.
+local function wake(n)
+  for _ = 1, n do redis.call('LPUSH', q.wake, '1') end
+  redis.call('LTRIM', q.wake, 0, ${WAKE_CAP - 1})
+end
+
+-- Queue a job that may run (again): at the oldest end of its priority's list when it is older
+-- than what waits (retries, requeues), at the newest end otherwise.
+local function make_runnable(id, record, oldest)
+  local list = queue_of(redis.call('HGET', record, 'priority'))
+  if oldest then redis.call('RPUSH', list, id) else redis.call('LPUSH', list, id) end
+  wake(1)
+end
+
+local function queued_depth()
+  return redis.call('LLEN', q.high) + redis.call('LLEN', q.normal) + redis.call('LLEN', q.low)
+end
+
+-- Ends a claim: no lease fields, off the processing list and the lease zset.
+local function end_claim(id, record)
+  redis.call('HDEL', record, 'lease_owner', 'lease_token', 'lease_deadline')
+  redis.call('LREM', q.processing, -1, id)
+  redis.call('ZREM', q.leases, id)
+end
+
+-- Everything that follows a job's end, in the step that ends it: its API key's count of
+-- unfinished jobs goes down, its deadline is dropped, its callback (or its group's, when it was
+-- the group's last job) goes into the outbox, every key gets a fresh TTL, and long polls hear of it.
+local function job_ended(id, record, image_in, now)
+  local f = redis.call('HMGET', record, 'owner', 'group', 'callback_url')
+  if f[1] and f[1] ~= '' then
+    if redis.call('HINCRBY', q.owners, f[1], -1) <= 0 then redis.call('HDEL', q.owners, f[1]) end
+  end
+  redis.call('ZREM', q.deadlines, id)
+  if f[3] and f[3] ~= '' then redis.call('ZADD', q.outbox, now, 'job:' .. id) end
+  redis.call('EXPIRE', record, q.ttl)
+  redis.call('EXPIRE', image_in, q.ttl)
+  redis.call('PUBLISH', q.done, id)
+  if f[2] and f[2] ~= '' then
+    local group, group_jobs = group_keys(f[2])
+    if redis.call('HINCRBY', group, 'unfinished', -1) == 0 then
+      redis.call('HSET', group, 'finished_at', now)
+      if redis.call('HEXISTS', group, 'callback_url') == 1 then redis.call('ZADD', q.outbox, now, 'group:' .. f[2]) end
+      redis.call('PUBLISH', q.done, f[2])
+    end
+    -- A group lives as long as its newest-ended job.
+    redis.call('EXPIRE', group, q.ttl)
+    redis.call('EXPIRE', group_jobs, q.ttl)
+  end
+end
+
+-- FAILED with a reason, counted and dead-lettered (newest first, capped).
+local function finish_failed(id, record, image_in, code, message, now)
+  end_claim(id, record)
+  redis.call('HSET', record, 'status', 'FAILED', 'finished_at', now, 'error_code', code, 'error_message', message)
+  redis.call('HDEL', record, 'retry_at')
+  redis.call('HINCRBY', q.counts, 'failed', 1)
+  local attempts = tonumber(redis.call('HGET', record, 'attempts') or '0')
+  redis.call('LPUSH', q.dead_letter,
+    cjson.encode({ job_id = id, code = code, message = message, attempts = attempts, failed_at = now }))
+  redis.call('LTRIM', q.dead_letter, 0, q.dead_max - 1)
+  job_ended(id, record, image_in, now)
+end
+
+-- Cancels one job that has not ended: off its queue (or the retry set, or its claim), CANCELLED.
+-- A running job's worker is told on the cancel channel, and its late result is refused by the
+-- fencing check (the job is no longer RUNNING). Returns false when the job had already ended.
+local function cancel_job(id, now)
+  local record, image_in = job_keys(id)
+  local f = redis.call('HMGET', record, 'status', 'priority')
+  if f[1] == 'QUEUED' then
+    redis.call('LREM', queue_of(f[2]), 0, id)
+    redis.call('ZREM', q.delayed, id)
+  elseif f[1] == 'RUNNING' then
+    end_claim(id, record)
+    redis.call('PUBLISH', q.cancel, id)
+  else
+    return false
+  end
+  redis.call('HSET', record, 'status', 'CANCELLED', 'finished_at', now, 'error_code', 'CANCELLED',
+    'error_message', 'the job was cancelled (DELETE) before it finished')
+  redis.call('HDEL', record, 'retry_at')
+  redis.call('HINCRBY', q.counts, 'cancelled', 1)
+  job_ended(id, record, image_in, now)
+  return true
 end
 `;
 
@@ -25,7 +141,7 @@ end
  * already ended this claim itself (its reply was lost and it is writing again), the outcome
  * it recorded ('succeeded', 'failed', 'retry', 'released'), so a repeated write is answered as
  * done and never applied twice. Otherwise false. Only a worker's own endings record an
- * outcome, never the reaper's, so a worker that lost its lease is refused.
+ * outcome, never the reaper's or a cancel's, so a worker that lost its claim is refused.
  */
 export const LEASE_STATE = `
 local function lease_state(record, token)
@@ -37,47 +153,10 @@ local function lease_state(record, token)
 end
 `;
 
-/**
- * A job that ends no longer counts against its API key's limit of unfinished jobs (the
- * per-owner counter enqueue raised). q.owners: the job_owner_active hash.
- */
-export const RELEASE_OWNER = `
-local function release_owner(owners, record)
-  local owner = redis.call('HGET', record, 'owner')
-  if owner and owner ~= '' then
-    if redis.call('HINCRBY', owners, owner, -1) <= 0 then redis.call('HDEL', owners, owner) end
-  end
-end
-`;
-
-/** Ends a claim: no lease fields, off the processing list and the lease zset. */
-export const END_CLAIM = `
-local function end_claim(q, id, record)
-  redis.call('HDEL', record, 'lease_owner', 'lease_token', 'lease_deadline')
-  redis.call('LREM', q.processing, -1, id)
-  redis.call('ZREM', q.leases, id)
-end
-`;
-
-/**
- * FAILED with a reason, counted, and dead-lettered (newest first, capped). The job's keys get
- * a fresh TTL so the reason stays readable for the full TTL, and the id is published on the
- * job-done channel so long polls answer at once. Needs END_CLAIM (it carries RELEASE_OWNER).
- * q: processing, leases, counts, dead_letter, dead_max, ttl, done (channel), owners.
- */
-export const FINISH_FAILED = `${RELEASE_OWNER}
-local function finish_failed(q, id, record, image_in, code, message, now)
-  end_claim(q, id, record)
-  release_owner(q.owners, record)
-  redis.call('HSET', record, 'status', 'FAILED', 'finished_at', now, 'error_code', code, 'error_message', message)
-  redis.call('HDEL', record, 'retry_at')
-  redis.call('EXPIRE', record, q.ttl)
-  redis.call('EXPIRE', image_in, q.ttl)
-  redis.call('HINCRBY', q.counts, 'failed', 1)
-  local attempts = tonumber(redis.call('HGET', record, 'attempts') or '0')
-  redis.call('LPUSH', q.dead_letter,
-    cjson.encode({ job_id = id, code = code, message = message, attempts = attempts, failed_at = now }))
-  redis.call('LTRIM', q.dead_letter, 0, q.dead_max - 1)
-  redis.call('PUBLISH', q.done, id)
+/** Milliseconds from the Redis clock, for the small scripts that do not take the prelude. */
+export const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 `;
