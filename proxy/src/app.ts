@@ -90,7 +90,8 @@ export function createApp(deps: ProxyDeps): Express {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
   const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
-  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy });
+  const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs });
   const groupService = new GroupService({ jobs: jobService, logger: deps.logger, limits: deps.limits, maxImages: deps.groupMaxImages ?? DEFAULT_GROUP_MAX_IMAGES, jobDone: deps.jobDone });
   const keyring = createKeyring(deps.apiKeys ?? []);
   const syncTimeoutMs = deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;

@@ -78,7 +78,8 @@ export class GroupService {
       height: upload.header.height,
       bytes: upload.bytes.length,
     }));
-    const queued = await this.deps.jobs.guard('enqueue group', () => this.deps.jobs.jobs.enqueueGroup(groupId, images, fields));
+    const payload = images.reduce((sum, i) => sum + i.imageBase64.length, 0);
+    const queued = await this.deps.jobs.enqueueOnce('enqueue group', payload, (notAfter) => this.deps.jobs.jobs.enqueueGroup(groupId, images, { ...fields, notAfter }));
     if (!queued.accepted) throw refused(queued);
     if (queued.repeated) {
       const view = await this.view(queued.id, submit.owner);

@@ -19,7 +19,9 @@ import { toJobView, type JobView } from './job-views.js';
 import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
 import type { RawUpload } from './upload.body.js';
 import { DEFAULT_SUBMIT_POLICY, resolveSubmitFields, type SubmitPolicy } from './submit-fields.js';
-import type { RedisGuard } from './redis-guard.js';
+import { redisUnavailable, type RedisGuard } from './redis-guard.js';
+
+const DEFAULT_SUBMIT_TIMEOUT_MS = 800;
 
 export interface UploadLimits {
   /** Largest decoded image (MAX_IMAGE_BYTES). */
@@ -74,6 +76,7 @@ export function checkRawUpload(upload: RawUpload, limits: UploadLimits): Checked
 }
 
 export function refused(queued: Extract<EnqueueResult, { accepted: false }>): AppError {
+  if (queued.reason === 'late') return redisUnavailable();
   if (queued.reason === 'idempotency') {
     return new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with another body; use a new key for a new request');
   }
@@ -121,7 +124,14 @@ export interface JobServiceDeps {
   jobDone?: JobDoneWaits | undefined;
   /** Callbacks, deadlines and per-key limits; default: no callbacks, no deadline, no limit. */
   policy?: SubmitPolicy;
+  /** REDIS_COMMAND_TIMEOUT_MS: what a submit may wait for Redis, before its upload's transfer time. */
+  redisTimeoutMs?: number;
 }
+
+/** Redis reads a large upload at no less than this, so its submit gets this much more time. */
+const UPLOAD_BYTES_PER_MS = 16 * 1024;
+/** How long before the caller gives up the script must have run: the reply still has to arrive. */
+const SUBMIT_MARGIN_MS = 100;
 
 export interface StartedJob {
   jobId: string;
@@ -148,6 +158,18 @@ export class JobService {
     return this.deps.guard;
   }
 
+  /**
+   * Runs an enqueue so that a 503 means nothing was queued: the proxy waits `timeoutMs` (more
+   * for a large upload, which takes Redis time to read), and the script itself refuses, by
+   * Redis's clock, once the proxy is about to stop waiting. A Redis that stalls and runs the
+   * script late therefore writes nothing, and the client's retry runs the image once.
+   */
+  async enqueueOnce(what: string, payloadBytes: number, enqueue: (notAfter: number) => Promise<EnqueueResult>): Promise<EnqueueResult> {
+    const timeoutMs = (this.deps.redisTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS) + Math.ceil(payloadBytes / UPLOAD_BYTES_PER_MS);
+    const notAfter = Date.now() + timeoutMs - Math.min(SUBMIT_MARGIN_MS, timeoutMs / 4);
+    return this.deps.guard(what, () => enqueue(notAfter), { timeoutMs });
+  }
+
   /** Checks a start_job upload and queues it; nothing is written unless every check passed. */
   start(image: string, requestId: string, owner: Owner = null): Promise<StartedJob> {
     return this.submit(checkUpload(image, this.deps.limits), { requestId, owner });
@@ -162,7 +184,7 @@ export class JobService {
     // Stored in one canonical form (standard alphabet, padded, no prefix or line breaks) whatever
     // the client sent; it decodes to exactly the bytes that passed the checks.
     const job = { id: jobId, imageBase64, format: header.format, width: header.width, height: header.height, bytes: bytes.length, ...fields };
-    const queued = await this.deps.guard('enqueue', () => this.deps.jobs.enqueue(job));
+    const queued = await this.enqueueOnce('enqueue', imageBase64.length, (notAfter) => this.deps.jobs.enqueue({ ...job, notAfter }));
     if (!queued.accepted) {
       this.deps.logger.warn(queued.reason === 'queue' ? 'queue full: upload refused' : 'upload refused', { request_id: requestId, reason: queued.reason, depth: queued.depth, bytes: bytes.length, api_key: owner ?? undefined });
       throw refused(queued);

@@ -32,9 +32,10 @@ export type EnqueueResult =
   | { accepted: true; depth: number; id: string; repeated: boolean }
   /**
    * 'queue': QUEUE_MAX_DEPTH jobs wait; 'owner': the API key has its most unfinished jobs;
-   * 'idempotency': the Idempotency-Key was used with another body. Nothing was written.
+   * 'idempotency': the Idempotency-Key was used with another body; 'late': the script ran after
+   * `notAfter`, when the caller had already given up. Nothing was written.
    */
-  | { accepted: false; depth: number; reason: 'queue' | 'owner' | 'idempotency' };
+  | { accepted: false; depth: number; reason: 'queue' | 'owner' | 'idempotency' | 'late' };
 
 /** What a submit carries besides its image(s): the same for every job of a group. */
 export interface SubmitFields {
@@ -52,6 +53,11 @@ export interface SubmitFields {
   callbackUrl?: string;
   /** Idempotency-Key, scoped by the caller (API key name), and a hash of the body. */
   idempotency?: { key: string; bodyHash: string };
+  /**
+   * Epoch ms after which, by Redis's clock, the submit must not happen: the caller stops waiting
+   * then (and answers 503), so a script that only runs later (Redis was stalled) writes nothing.
+   */
+  notAfter?: number;
 }
 
 export interface NewImage {
@@ -225,6 +231,7 @@ export class JobRepository {
       String(Math.max(0, Math.round(fields.deadlineMs ?? 0))),
       fields.callbackUrl ?? '',
       fields.idempotency?.bodyHash ?? '',
+      String(Math.round(fields.notAfter ?? 0)),
     ];
   }
 
@@ -234,6 +241,7 @@ export class JobRepository {
     if (code === 2) return { accepted: true, depth: 0, id: String(value), repeated: true };
     if (code === -2) return { accepted: false, depth: fields.ownerMaxActive ?? 0, reason: 'owner' };
     if (code === -3) return { accepted: false, depth: 0, reason: 'idempotency' };
+    if (code === -4) return { accepted: false, depth: 0, reason: 'late' };
     return { accepted: false, depth: this.#o.maxQueueDepth, reason: 'queue' };
   }
 
@@ -244,11 +252,10 @@ export class JobRepository {
    * the same key and body answers the first job's id and writes nothing.
    */
   async enqueue(job: NewJob): Promise<EnqueueResult> {
-    const [options, owner, ownerMax, priority, deadline, callback, idempotency] = this.#submitArgs(job);
     const reply = (await this.#run(
       enqueueScript,
       [this.jobKeys(job.id).imageIn, this.#idempotencyKey(job)],
-      [job.id, job.imageBase64, job.format, String(job.width), String(job.height), String(job.bytes), String(this.#o.maxQueueDepth), options!, owner!, ownerMax!, priority!, deadline!, callback!, idempotency!],
+      [job.id, job.imageBase64, job.format, String(job.width), String(job.height), String(job.bytes), String(this.#o.maxQueueDepth), ...this.#submitArgs(job)],
     )) as [number, string | number];
     return this.#enqueueResult(reply, job.id, job);
   }
@@ -256,12 +263,11 @@ export class JobRepository {
   /** A group: one job per image and the group's record, all queued or none, in one step. */
   async enqueueGroup(groupId: string, images: readonly NewImage[], fields: SubmitFields): Promise<EnqueueResult> {
     const g = groupKeys(this.#o.keyPrefix, groupId);
-    const [options, owner, ownerMax, priority, deadline, callback, idempotency] = this.#submitArgs(fields);
     const perImage = images.flatMap((i) => [i.id, i.imageBase64, i.format, String(i.width), String(i.height), String(i.bytes)]);
     const reply = (await this.#run(
       enqueueGroupScript,
       [g.record, g.jobs, this.#idempotencyKey(fields)],
-      [groupId, String(this.#o.maxQueueDepth), options!, owner!, ownerMax!, priority!, deadline!, callback!, idempotency!, String(images.length), ...perImage],
+      [groupId, String(this.#o.maxQueueDepth), ...this.#submitArgs(fields), String(images.length), ...perImage],
     )) as [number, string | number];
     return this.#enqueueResult(reply, groupId, fields);
   }

@@ -6,8 +6,11 @@ import { PRELUDE } from './lua-lib.js';
  * idempotency key, and writing one job. Lua, pasted into both scripts.
  */
 const ADMIT_AND_WRITE = `
--- nil when admitted, else the refusal: -1 queue full, -2 the owner's limit.
-local function refusal(count, max_depth, owner, owner_max)
+-- nil when admitted, else the refusal: -4 too late (the caller has given up waiting, by Redis's
+-- own clock: a script that runs after the caller answered 503 must not queue anything),
+-- -1 queue full, -2 the owner's limit.
+local function refusal(count, max_depth, owner, owner_max, not_after)
+  if not_after > 0 and now_ms() > not_after then return -4 end
   if queued_depth() + count > max_depth then return -1 end
   if owner ~= '' and owner_max > 0 and tonumber(redis.call('HGET', q.owners, owner) or '0') + count > owner_max then
     return -2
@@ -58,15 +61,16 @@ export const enqueueScript = new LuaScript(`
 -- ARGV[12] input bytes   ARGV[13] max queue depth   ARGV[14] options JSON ('' = defaults)
 -- ARGV[15] owner ('' = open API)   ARGV[16] owner's most unfinished jobs (0 = no limit)
 -- ARGV[17] priority   ARGV[18] deadline ms from now (0 = none)   ARGV[19] callback URL ('')
--- ARGV[20] idempotency value: the body's hash ('' = no key)
+-- ARGV[20] idempotency value: the body's hash ('' = no key)   ARGV[21] not after (ms, 0 = no limit)
 -- Returns { 1, queued depth } when queued; { 2, id } for an idempotent repeat (nothing written);
--- { -1 } queue full, { -2 } the owner's limit, { -3 } the key was used with another body.
+-- { -1 } queue full, { -2 } the owner's limit, { -3 } the key was used with another body,
+-- { -4 } past the caller's deadline.
 ${PRELUDE}${ADMIT_AND_WRITE}
 local id = ARGV[7]
 local hit = idempotent_hit(KEYS[17], ARGV[20])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
-local refused = refusal(1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]))
+local refused = refusal(1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[21]))
 if refused then return { refused } end
 local c = { options = ARGV[14], owner = ARGV[15], priority = ARGV[17], deadline_ms = tonumber(ARGV[18]),
   callback = ARGV[19], group = '' }
@@ -81,15 +85,15 @@ export const enqueueGroupScript = new LuaScript(`
 -- KEYS[16] <gid>_group   KEYS[17] <gid>_group_jobs   KEYS[18] idempotency key
 -- ARGV[7] group id   ARGV[8] max queue depth   ARGV[9] options JSON   ARGV[10] owner
 -- ARGV[11] owner's most unfinished jobs   ARGV[12] priority   ARGV[13] deadline ms (0 = none)
--- ARGV[14] group callback URL ('')   ARGV[15] idempotency value ('')   ARGV[16] image count n
--- then n times: job id, input base64, format, width, height, bytes.
+-- ARGV[14] group callback URL ('')   ARGV[15] idempotency value ('')   ARGV[16] not after (ms, 0 = none)
+-- ARGV[17] image count n, then n times: job id, input base64, format, width, height, bytes.
 -- Returns as enqueue does; { 2, group id } for an idempotent repeat.
 ${PRELUDE}${ADMIT_AND_WRITE}
-local gid, n = ARGV[7], tonumber(ARGV[16])
+local gid, n = ARGV[7], tonumber(ARGV[17])
 local hit = idempotent_hit(KEYS[18], ARGV[15])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
-local refused = refusal(n, tonumber(ARGV[8]), ARGV[10], tonumber(ARGV[11]))
+local refused = refusal(n, tonumber(ARGV[8]), ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[16]))
 if refused then return { refused } end
 local now = now_ms()
 -- A group's own callback fires once at its end; its jobs carry none.
@@ -97,7 +101,7 @@ local c = { options = ARGV[9], owner = ARGV[10], priority = ARGV[12], deadline_m
 redis.call('HSET', KEYS[16], 'created_at', now, 'size', n, 'unfinished', n, 'options', ARGV[9], 'owner', ARGV[10])
 if ARGV[14] ~= '' then redis.call('HSET', KEYS[16], 'callback_url', ARGV[14]) end
 for i = 0, n - 1 do
-  local a = 17 + i * 6
+  local a = 18 + i * 6
   write_job(ARGV[a], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
   redis.call('RPUSH', KEYS[17], ARGV[a])
 end
