@@ -209,3 +209,14 @@ test('every key of an ended job expires JOB_TTL_SECONDS after its end; waiting j
   const next = (await repo.take('w')).job!;
   assert.ok(waiting.includes(next.id));
 });
+
+test('an enqueue that runs after the caller gave up (notAfter passed, by Redis clock) writes nothing', async () => {
+  const repo = repoFor('late:');
+  const job = newJob();
+  const seconds = Number((await redis.time())[0]);
+  const result = await repo.enqueue({ ...job, notAfter: seconds * 1000 - 1_000 });
+  assert.deepEqual(result, { accepted: false, depth: 0, reason: 'late' });
+  assert.deepEqual(await redis.keys('late:*'), [], 'no key written');
+  const onTime = await repo.enqueue({ ...job, notAfter: seconds * 1000 + 60_000 });
+  assert.equal(onTime.accepted, true);
+});
