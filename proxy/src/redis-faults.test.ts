@@ -85,9 +85,11 @@ test('a frozen Redis: the first call times out, later ones are refused unsent, a
     await waitHealthy(p);
     const after = await postJson<Answer>(`${p.url}/start_job`, upload());
     assert.equal(after.status, 200);
-    // The timed-out enqueue was already on the wire, so Redis ran it once it woke; the refused
-    // one never left the proxy. A 503 after a timeout therefore does not promise "not queued".
-    assert.equal(await redis.lLen('freeze:job_id'), 2);
+    // The timed-out enqueue was already on the wire and Redis ran it once it woke, but past the
+    // proxy's deadline, so it refused; the refused one never left the proxy. A 503 means nothing
+    // was queued: only the upload after SIGCONT is.
+    assert.equal(await redis.lLen('freeze:job_id'), 1);
+    assert.deepEqual(await redis.lRange('freeze:job_id', 0, -1), [after.body.job_id]);
   } finally {
     server.process.kill('SIGCONT');
     await p.close();

@@ -55,8 +55,9 @@ test('/health is ok while Redis answers; /metadata counts jobs and never lists t
     assert.equal(meta.status, 200);
     assert.deepEqual(meta.body, {
       status: 'ok',
-      queue: { queued: 2, running: 0, delayed: 0 },
-      jobs: { submitted: 3, succeeded: 1, failed: 0 },
+      queue: { queued: 2, running: 0, delayed: 0, by_priority: { high: 0, normal: 2, low: 0 } },
+      jobs: { submitted: 3, succeeded: 1, failed: 0, cancelled: 0 },
+      callbacks: { pending: 0, delivered: 0, failed: 0 },
       model: 'cutout-border',
       limits: { max_image_bytes: 1_000_000, max_image_pixels: 2_000_000 },
       job_ttl_seconds: 900,

@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES } from '@cutout/shared';
-import { imageTooLarge, jsonBody } from './jobs.schema.js';
+import { answerBeforeBody, imageTooLarge, jsonBody } from './jobs.schema.js';
 
 /** One image as it arrived, before any check: the file's bytes, or what a JSON body held. */
 export type RawImage = { kind: 'base64'; image: unknown } | { kind: 'bytes'; bytes: Buffer };
@@ -169,14 +169,20 @@ export async function readUpload(req: Request, res: Response, options: UploadFor
   const declared = Number(req.get('content-length'));
   if (type === 'multipart/form-data' && forms.includes('multipart')) {
     onlyIdentityEncoding(req);
-    if (declared > options.maxImageBytes + MULTIPART_OVERHEAD) throw refuseEarly(res, imageTooLarge(options.maxImageBytes));
+    if (declared > options.maxImageBytes + MULTIPART_OVERHEAD) {
+      answerBeforeBody(res, declared, options.maxImageBytes + MULTIPART_OVERHEAD);
+      throw imageTooLarge(options.maxImageBytes);
+    }
     const tooMany = () => new AppError(400, 'TOO_MANY_FILES', 'the form holds more than one file; send one image in the field "file" (POST /v1/groups takes many)');
     const upload = await readMultipart(req, res, options.maxImageBytes, 1, tooMany);
     return { ...upload.images[0]!, fields: { ...query, ...upload.fields } };
   }
   if (RAW_IMAGE_TYPES.has(type) && forms.includes('raw')) {
     onlyIdentityEncoding(req);
-    if (declared > options.maxImageBytes) throw refuseEarly(res, imageTooLarge(options.maxImageBytes));
+    if (declared > options.maxImageBytes) {
+      answerBeforeBody(res, declared, options.maxImageBytes);
+      throw imageTooLarge(options.maxImageBytes);
+    }
     return { kind: 'bytes', bytes: await readRawBody(req, res, options.maxImageBytes, options.maxImageBytes), fields: { ...query } };
   }
   if (!forms.includes('json') || !isJson(req)) throw unsupportedType(req, forms, '{"image": "<base64>", ...options}');
