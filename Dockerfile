@@ -13,6 +13,9 @@ COPY predict/package.json predict/
 COPY clients/package.json clients/
 # npm links a bin only when its file exists at install time.
 COPY clients/bin clients/bin
+# The image's npm (10) ignores package.json's allowScripts; this variable makes onnxruntime-node's
+# postinstall skip its CUDA download there too (the image runs on CPU).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.base.json ./
