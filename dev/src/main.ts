@@ -46,6 +46,7 @@ function banner(stack: StackHandle, pretty: boolean): string[] {
     `       redis    ${redis}`,
     `try    curl -s ${stack.proxyUrl}/health`,
     `       npx cutout-request --port ${new URL(stack.proxyUrl).port} --in_images_dir test/fixtures/images --out_images_dir out_images`,
+    `       npx cutout-load --port ${new URL(stack.proxyUrl).port} -N 10 -T 1 -R 5 --report load.html`,
     'Ctrl-C stops everything.',
     '',
   ];
