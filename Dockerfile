@@ -7,23 +7,28 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY shared/package.json shared/
 COPY config/package.json config/
+COPY web/package.json web/
 COPY proxy/package.json proxy/
 COPY batch/package.json batch/
 COPY predict/package.json predict/
 COPY clients/package.json clients/
 # npm links a bin only when its file exists at install time.
 COPY clients/bin clients/bin
+# The image's npm (10) ignores package.json's allowScripts; this variable makes onnxruntime-node's
+# postinstall skip its CUDA download there too (the image runs on CPU).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.base.json ./
 COPY shared shared
 COPY config config
+COPY web web
 COPY proxy proxy
 COPY batch batch
 COPY predict predict
 COPY clients clients
 # Only the packages: the integration tests under test/ are not part of the image.
-RUN npx tsc --build shared config proxy batch predict clients \
+RUN npx tsc --build shared config web proxy batch predict clients \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf */src */tsconfig.json */*.tsbuildinfo tsconfig.base.json \
  && find . -path ./node_modules -prune -o \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' \) -print0 | xargs -0 rm -f \

@@ -1,5 +1,5 @@
 import { loadConfig } from '@cutout/config';
-import { startStack, type StackHandle } from '@cutout/clients';
+import { startStack, type StackHandle } from '@cutout/dev';
 import { measureFloors, type Floors } from './floors.js';
 import type { ImageSet, ImageSetName } from './images.js';
 import { runLoad, type LoadResult } from './load-client.js';

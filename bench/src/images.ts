@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { REPO_ROOT } from '@cutout/clients';
+import { REPO_ROOT } from '@cutout/dev';
 
 /** The image sets the bench runs: the real photos, tiny PNGs and one mid size. */
 export type ImageSetName = 'photo' | 'mid' | 'tiny';

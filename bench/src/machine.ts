@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
-import { REPO_ROOT } from '@cutout/clients';
+import { REPO_ROOT } from '@cutout/dev';
 
 /** What the figures were measured on, so two reports can be compared fairly. */
 export interface MachineFacts {

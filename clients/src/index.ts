@@ -1,6 +1,3 @@
-export { startStack, localUrl, REPO_ROOT, StackStartError, type StackHandle, type StackOptions, type StackPids, type ServiceName } from './stack/stack.js';
-export { EntryMissingError, type ServiceExit } from './stack/service-process.js';
-export { formatLogLine, type LogFormatOptions } from './stack/log-format.js';
 export { ProxyClient, ProxyUnreachableError, ApiError, type JobView, type StartedJob, type ProxyClientOptions } from './request/api-client.js';
 export { parseRequestArgs, proxyBaseUrl, UsageError, type RequestOptions } from './request/args.js';
 export { runRequests, formatSummary, ProxyUnhealthyError, type RunResult } from './request/runner.js';

@@ -1,4 +1,4 @@
-import { startStack, REPO_ROOT, type StackHandle } from '@cutout/clients';
+import { startStack, REPO_ROOT, type StackHandle } from '@cutout/dev';
 
 export { REPO_ROOT };
 

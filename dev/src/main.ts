@@ -34,16 +34,19 @@ function readFlags(): { json: boolean } {
 function banner(stack: StackHandle, pretty: boolean): string[] {
   const redis = stack.privateRedis ? `${stack.redisUrl} (private, data in ${relative(process.cwd(), stack.redisDataDir ?? '') || '.'})` : stack.redisUrl;
   if (!pretty) {
-    const entry = { level: 'info', message: 'ready', proxy_url: stack.proxyUrl, predict_url: stack.predictUrl, redis_url: stack.redisUrl };
+    const entry = { level: 'info', message: 'ready', page_url: `${stack.proxyUrl}/`, proxy_url: stack.proxyUrl, predict_url: stack.predictUrl, redis_url: stack.redisUrl };
     return [JSON.stringify({ ...entry, timestamp: new Date().toISOString() })];
   }
   return [
     '',
+    // The page comes first: it is what a newcomer opens, everything else is for scripts.
+    `open   ${stack.proxyUrl}/  in a browser to remove backgrounds`,
     `ready  proxy    ${stack.proxyUrl}`,
     `       predict  ${stack.predictUrl}`,
     `       redis    ${redis}`,
     `try    curl -s ${stack.proxyUrl}/health`,
     `       npx cutout-request --port ${new URL(stack.proxyUrl).port} --in_images_dir test/fixtures/images --out_images_dir out_images`,
+    `       npx cutout-load --port ${new URL(stack.proxyUrl).port} -N 10 -T 1 -R 5 --report load.html`,
     'Ctrl-C stops everything.',
     '',
   ];

@@ -10,8 +10,8 @@ import { ServiceProcess, type ServiceExit } from './service-process.js';
 
 export type ServiceName = 'predict' | 'batch' | 'proxy';
 
-/** The repository root, found from this file's place in clients/dist/stack/. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root, found from this file's place in dev/dist/. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface StackOptions {
   /** Settings; by default read from `baseEnv` with `env` on top. */
