@@ -132,7 +132,7 @@ function comparisonSection(c: Comparison): string {
 }
 
 function boundsSection(targets: readonly TargetResult[]): string {
-  const missed = targets.filter((t) => t.verdict === 'MISS');
+  const missed = targets.filter((t) => t.verdict === 'MISS' || (t.verdict === 'NOT RUN' && t.bounds.length > 0));
   if (missed.length === 0) return 'Every target that ran was met.';
   return missed.map((t) => [`**${t.name}** (${t.goal}, measured ${t.measured}):`, ...t.bounds.map((b) => `- ${b}`)].join('\n')).join('\n\n');
 }

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { AppError, readImageHeader, type ImageFormat } from '@cutout/shared';
 import { decodeSimplePng } from './png.js';
 
@@ -24,6 +24,20 @@ function tooManyPixels(width: number, height: number, maxPixels: number): AppErr
 
 
 /**
+ * The slow check, only for a header that claims too many pixels: a file sharp cannot even read
+ * the header of is IMAGE_DECODE_FAILED (a WebP bomb is, say), a readable one TOO_MANY_PIXELS.
+ */
+async function checkedSize(bytes: Buffer, maxPixels: number): Promise<void> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw decodeFailed(reason(error));
+  }
+  if (meta.width * meta.height > maxPixels) throw tooManyPixels(meta.width, meta.height, maxPixels);
+}
+
+/**
  * Bytes to raw RGB, decoded once. Any alpha the input has is dropped (the model's mask replaces it);
  * greyscale, 16-bit and CMYK inputs become 8-bit sRGB.
  */
@@ -32,7 +46,7 @@ export async function decodeImage(bytes: Buffer, maxPixels: number): Promise<Dec
   // The header's size is checked before decoding, so a small file that claims a huge image costs
   // nothing; reading it here saves a sharp metadata() call (most of a millisecond on small images).
   const { format, width, height } = readImageHeader(bytes);
-  if (width * height > maxPixels) throw tooManyPixels(width, height, maxPixels);
+  if (width * height > maxPixels) await checkedSize(bytes, maxPixels);
   const simple = format === 'png' ? decodeSimplePng(bytes) : null;
   if (simple) return { ...simple, format };
   try {
