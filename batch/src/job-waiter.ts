@@ -59,6 +59,11 @@ export class JobWaiter {
     }
   }
 
+  /** Opens the connection ahead of the first wait; does nothing when it is open or the waiter closed. */
+  open(): void {
+    if (!this.#closed && !this.#client) this.#open();
+  }
+
   /** Drops the connection, ending a wait in progress (it returns false). Safe to call twice. */
   close(): void {
     this.#closed = true;

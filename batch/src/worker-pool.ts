@@ -3,6 +3,7 @@ import { closeRedisClient, type JobRepository, type Logger, type RedisClient, ty
 import { JobProcessor, type Predictor } from './job.processor.js';
 import { JobWaiter } from './job-waiter.js';
 import { CancelWatch } from './cancel-watch.js';
+import { WaitTurn } from './wait-turn.js';
 import type { PredictServerHealth } from './predict.client.js';
 import { Reaper } from './reaper.js';
 import { messageOf, within } from './timing.js';
@@ -14,7 +15,7 @@ export interface WorkerPoolOptions {
   repository: JobRepository;
   predict: Predictor & { close(): Promise<void>; health?(): Promise<PredictServerHealth[]> };
   logger: Logger;
-  /** Jobs run at once: one loop, and one blocking Redis connection, each. */
+  /** Jobs run at once: one loop, and one blocking Redis connection, each (one of them blocks at a time). */
   concurrency: number;
   /** How long close() waits for running jobs before it hands them back to the queue. */
   shutdownGraceMs: number;
@@ -40,7 +41,8 @@ const CLOSE_STEP_MS = 2_000;
 
 /**
  * `concurrency` loops, each taking one job at a time with a lease (one atomic Lua step) and
- * running it to an outcome; idle loops block on their own connection until work arrives. The
+ * running it to an outcome; one idle loop at a time blocks on its own connection until work
+ * arrives, the others wait for their turn in memory (wait-turn.ts). The
  * pool also runs the reaper when it holds the fleet-wide lock. Takes ownership of `redis` and
  * `predict`: close() closes them.
  */
@@ -50,6 +52,8 @@ export class WorkerPool {
   readonly #reaper: Reaper;
   readonly #cancels: CancelWatch;
   readonly #waiters: JobWaiter[] = [];
+  /** Only the idle worker holding it blocks in Redis, so one push wakes one worker (wait-turn.ts). */
+  readonly #turn = new WaitTurn();
   readonly #loops: Promise<void>[] = [];
   readonly #sleepers = new Set<() => void>();
   /** Aborted when the grace period runs out: running jobs stop and are handed back. */
@@ -98,6 +102,8 @@ export class WorkerPool {
     for (let slot = 0; slot < concurrency; slot++) {
       const waiter = new JobWaiter({ redis, repository, logger, name: `cutout-batch-wait-${slot}`, timeoutSeconds: blockTimeoutSeconds, watchdogMarginMs });
       this.#waiters.push(waiter);
+      // Opened now, though used only on its worker's turn, so a connection problem shows at start.
+      waiter.open();
       this.#loops.push(this.#loop(`${name}:${slot}`, waiter));
     }
     this.#reaper.start();
@@ -109,8 +115,15 @@ export class WorkerPool {
     const { repository, logger } = this.#o;
     let takeFailures = 0;
     let waitFailures = 0;
+    // Held from this worker's blocking wait until the take after it has returned (wait-turn.ts).
+    let release: (() => void) | null = null;
+    const letGo = () => {
+      release?.();
+      release = null;
+    };
     while (!this.#stopping) {
       if (this.#predictDown) {
+        letGo();
         await this.#predictDown;
         continue;
       }
@@ -121,11 +134,14 @@ export class WorkerPool {
         taken = await repository.take(worker);
         takeMs = performance.now() - takenAt;
       } catch (error) {
+        letGo();
         // One line per outage, not one per retry.
         if (takeFailures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: messageOf(error) });
         await this.#sleep(this.#backoff(takeFailures++));
         continue;
       }
+      // The id this wait was woken for is out of the queue now, so the next idle worker may block.
+      letGo();
       if (takeFailures > 0) logger.info('worker taking jobs again', { worker, failed_takes: takeFailures });
       takeFailures = 0;
       for (const { id, code } of taken.failed) logger.warn('job failed', { job_id: id, error_code: code, worker, reason: 'found when taking it' });
@@ -134,6 +150,7 @@ export class WorkerPool {
         continue;
       }
       if (taken.failed.length > 0 || taken.dropped > 0) continue; // stopped early: there may be more
+      release = await this.#turn.acquire();
       try {
         await waiter.wait();
         waitFailures = 0;
@@ -141,6 +158,7 @@ export class WorkerPool {
         await this.#sleep(this.#backoff(waitFailures++));
       }
     }
+    letGo();
   }
 
   async #runJob(job: TakenJob, worker: string, takenAt: number, takeMs: number): Promise<void> {
@@ -205,7 +223,9 @@ export class WorkerPool {
     const { logger, shutdownGraceMs, releaseWaitMs, predict, redis } = this.#o;
     this.#stopping = true;
     for (const wake of [...this.#sleepers]) wake();
-    // Idle loops are blocked in a wait that moves nothing: dropping its connection is safe.
+    // Idle loops are blocked in a wait that moves nothing, or waiting for their turn to: dropping
+    // the connections and the turn is safe.
+    this.#turn.close();
     for (const waiter of this.#waiters) waiter.close();
     await this.#step('stop the reaper', () => this.#reaper.close());
     await this.#step('stop the cancel subscription', () => this.#cancels.close());

@@ -2,7 +2,7 @@ import { loadConfig } from '@cutout/config';
 import { startStack, type StackHandle } from '@cutout/dev';
 import { measureFloors, type Floors } from './floors.js';
 import type { ImageSet, ImageSetName } from './images.js';
-import { runLoad, type LoadResult } from './load-client.js';
+import { runLoad, type LoadResult, type ReadMode } from './load-client.js';
 import { childPidsByRole, CpuMeter, peakMemoryMb, type CpuUsage, type PidMap } from './process-stats.js';
 import { stageBreakdown, type StageBreakdown } from './stages.js';
 import { round } from './stats.js';
@@ -19,6 +19,15 @@ export interface Scenario {
   warmupJobs: number;
   /** Measure the single-round-trip floors on this stack before its load. */
   floors?: boolean;
+  /** Which part of the report it belongs to: the stack's own cost, photos with a model, the 24-MP photo. */
+  section: 'serving' | 'photos' | 'huge';
+  /** MODEL for this stack (e.g. passthrough); undefined keeps the configured one. */
+  model?: string;
+  /** How the client reads results; polling waits `pollMs` between get_job calls, as request.py does. */
+  read?: ReadMode;
+  pollMs?: number;
+  /** More settings for this stack's services. */
+  env?: Record<string, string>;
 }
 
 export interface ScenarioResult {
@@ -67,6 +76,8 @@ function stackEnv(scenario: Scenario, logLevel: string): Record<string, string |
     REDIS_KEY_PREFIX: '',
     LOG_LEVEL: logLevel,
     ...(scenario.maxBatch !== undefined ? { PREDICT_MAX_BATCH: String(scenario.maxBatch) } : {}),
+    ...(scenario.model !== undefined ? { MODEL: scenario.model } : {}),
+    ...scenario.env,
   };
 }
 
@@ -110,6 +121,8 @@ export async function runScenario(scenario: Scenario, set: ImageSet, options: En
         jobs: scenario.jobs,
         maxMs: scenario.maxMs,
         warmupJobs: scenario.warmupJobs,
+        ...(scenario.read ? { read: scenario.read } : {}),
+        ...(scenario.pollMs !== undefined ? { pollMs: scenario.pollMs } : {}),
         onMeasureStart: () => (meter = new CpuMeter(pids)),
       }),
       guard,

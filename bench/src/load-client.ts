@@ -15,8 +15,10 @@ export interface LoadOptions {
   /** No new job is submitted after this long; jobs in flight still finish. */
   maxMs: number;
   warmupJobs: number;
-  /** Interval between get_job calls when the proxy has no long poll. */
+  /** Interval between get_job calls when polling. */
   pollMs?: number;
+  /** How to read results: the long poll (default; polling when the proxy ignores `?wait`), or polling like request.py. */
+  read?: ReadMode;
   /** Called when the warm-up is over and the measured jobs start. */
   onMeasureStart?: () => void;
 }
@@ -62,6 +64,7 @@ class LoadClient {
   private readonly bodies: Buffer[];
 
   constructor(private readonly options: LoadOptions) {
+    this.readMode = options.read ?? 'long-poll';
     this.agent = new Agent({ connections: options.concurrency + 2, headersTimeout: 120_000, bodyTimeout: 120_000 });
     // The JSON bodies are built once, so the bench's own base64 work is not part of the measurement.
     this.bodies = options.images.map((image) => Buffer.from(JSON.stringify({ image: image.bytes.toString('base64') })));

@@ -45,54 +45,67 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
 
 /** Default jobs and time cap per image set: enough for stable percentiles within a few seconds each. */
 const FULL: Record<ImageSetName, { jobs: number; maxMs: number }> = {
+  huge: { jobs: 3, maxMs: 120_000 },
   tiny: { jobs: 8000, maxMs: 6_000 },
   mid: { jobs: 1000, maxMs: 8_000 },
   photo: { jobs: 400, maxMs: 10_000 },
 };
 const QUICK: Record<ImageSetName, { jobs: number; maxMs: number }> = {
+  huge: { jobs: 1, maxMs: 60_000 },
   tiny: { jobs: 150, maxMs: 2_000 },
   mid: { jobs: 20, maxMs: 2_000 },
   photo: { jobs: 12, maxMs: 3_000 },
 };
+
+/** request.py's interval between get_job calls. */
+const POLL_MS = 10;
 
 function scenario(options: BenchOptions, set: ImageSetName, concurrency: number, extra: Partial<Scenario> = {}): Scenario {
   const limits = (options.quick ? QUICK : FULL)[set];
   const jobs = options.jobs ?? limits.jobs;
   // An explicit --n is honoured in full; the cap only guards against a stack that hangs.
   const maxMs = options.jobs !== undefined ? 600_000 : limits.maxMs;
-  const warmupJobs = options.quick ? concurrency : Math.max(2 * concurrency, set === 'tiny' ? 200 : 12);
-  const id = `${set}-c${concurrency}${extra.maxBatch !== undefined ? `-batch${extra.maxBatch}` : ''}`;
-  return { id, set, concurrency, jobs, maxMs, warmupJobs, ...extra };
+  const warmupJobs = set === 'huge' ? 1 : options.quick ? concurrency : Math.max(2 * concurrency, set === 'tiny' ? 200 : 12);
+  const model = extra.model !== undefined ? `-${extra.model}` : '';
+  const read = extra.read === 'polling' ? '-poll' : '';
+  const id = `${set}${model}-c${concurrency}${read}${extra.maxBatch !== undefined ? `-batch${extra.maxBatch}` : ''}`;
+  return { id, set, concurrency, jobs, maxMs, warmupJobs, section: 'photos', ...extra };
 }
+
+/** The stack's own cost: MODEL=passthrough on tiny images, polled every 10 ms like request.py, and long-polled. */
+function serving(options: BenchOptions, concurrency: number, read: 'polling' | 'long-poll', extra: Partial<Scenario> = {}): Scenario {
+  return scenario(options, 'tiny', concurrency, { section: 'serving', model: 'passthrough', read, ...(read === 'polling' ? { pollMs: POLL_MS } : {}), ...extra });
+}
+
+/** The 24-MP JPEG is larger than the default MAX_IMAGE_BYTES allows. */
+const HUGE_ENV = { MAX_IMAGE_BYTES: String(64 * 1024 * 1024) };
 
 /** The end-to-end configurations, each on a fresh stack. The first measures the round-trip floors. */
 export function endToEndPlan(options: BenchOptions): Scenario[] {
   if (options.quick) {
-    return [
-      scenario(options, 'tiny', 1, { floors: true }),
-      scenario(options, 'tiny', 8),
-      scenario(options, 'tiny', 8, { maxBatch: 1 }),
-      scenario(options, 'photo', 1),
-    ];
+    return [serving(options, 1, 'polling', { floors: true }), serving(options, 16, 'polling'), scenario(options, 'tiny', 8, { maxBatch: 1 }), scenario(options, 'photo', 1)];
   }
   return [
-    scenario(options, 'tiny', 1, { floors: true }),
-    scenario(options, 'tiny', 8),
-    scenario(options, 'tiny', 32),
-    scenario(options, 'tiny', 32, { maxBatch: 1 }),
-    scenario(options, 'mid', 1),
-    scenario(options, 'mid', 8),
+    serving(options, 1, 'polling', { floors: true }),
+    serving(options, 16, 'polling'),
+    serving(options, 64, 'polling'),
+    serving(options, 1, 'long-poll'),
+    serving(options, 16, 'long-poll'),
+    serving(options, 64, 'long-poll'),
+    scenario(options, 'tiny', 1),
+    scenario(options, 'tiny', 16),
     scenario(options, 'photo', 1),
+    scenario(options, 'photo', 4),
     scenario(options, 'photo', 8),
-    scenario(options, 'photo', 32),
     scenario(options, 'photo', 8, { maxBatch: 1 }),
+    scenario(options, 'huge', 1, { section: 'huge', env: HUGE_ENV }),
   ];
 }
 
 /** In-process runs: C=1 and the concurrency batch gives each predict server (BATCH_CONCURRENCY). */
 export function barePlan(options: BenchOptions, batchConcurrency: number): { plans: BarePlan[]; durationMs: number } {
   if (options.quick) return { plans: [{ set: 'photo', concurrency: 1 }, { set: 'tiny', concurrency: 1 }], durationMs: 500 };
-  const sets: ImageSetName[] = ['photo', 'mid', 'tiny'];
+  const sets: ImageSetName[] = ['photo', 'tiny'];
   const levels = [...new Set([1, batchConcurrency])];
   return { plans: sets.flatMap((set) => levels.map((concurrency) => ({ set, concurrency }))), durationMs: 5_000 };
 }

@@ -4,7 +4,7 @@ import type { ImageSet, ImageSetName } from './images.js';
 import type { MachineFacts } from './machine.js';
 import { STAGES } from './stages.js';
 import { cell, table } from './table.js';
-import type { Comparison, TargetResult } from './targets.js';
+import { serviceCpuMsPerJob, type Comparison, type TargetResult } from './targets.js';
 
 /** Everything one bench run measured; written as the .json report. */
 export interface BenchReport {
@@ -29,7 +29,23 @@ export function describeSets(sets: Record<ImageSetName, ImageSet>): BenchReport[
   return out;
 }
 
-const label = (r: ScenarioResult) => `${r.scenario.set} C=${r.scenario.concurrency}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
+const label = (r: ScenarioResult) =>
+  `${r.scenario.set}${r.scenario.model ? ` ${r.scenario.model}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
+
+/** The stack's own cost: CPU ms per job of each service and in all (the bench client apart), jobs/s, p50/p99. */
+function servingTable(results: readonly ScenarioResult[]): string {
+  const rows = results.filter((r) => r.scenario.section === 'serving');
+  if (rows.length === 0) return '_Not run._';
+  const roles = ['predict', 'batch', 'proxy', 'redis'];
+  return table(
+    ['config', 'read', 'jobs', 'jobs/s', 'p50 ms', 'p99 ms', ...roles.map((r) => `${r} ms/job`), 'services ms/job', 'client ms/job'],
+    rows.map((r) => {
+      const { perService, total } = serviceCpuMsPerJob(r);
+      const client = ((r.cpu.seconds.bench ?? 0) * 1000) / Math.max(1, r.load.jobs);
+      return [label(r), r.load.readMode, String(r.load.jobs), cell(r.load.jobsPerSecond), cell(r.load.latency.p50), cell(r.load.latency.p99), ...roles.map((role) => cell(perService[role])), cell(total), cell(Math.round(client * 1000) / 1000)];
+    }),
+  );
+}
 
 export function targetsTable(targets: readonly TargetResult[]): string {
   return table(['target', 'goal', 'measured', 'verdict'], targets.map((t) => [t.name, t.goal, t.measured, t.verdict]));
@@ -116,7 +132,7 @@ function comparisonSection(c: Comparison): string {
 }
 
 function boundsSection(targets: readonly TargetResult[]): string {
-  const missed = targets.filter((t) => t.verdict === 'MISS');
+  const missed = targets.filter((t) => t.verdict === 'MISS' || (t.verdict === 'NOT RUN' && t.bounds.length > 0));
   if (missed.length === 0) return 'Every target that ran was met.';
   return missed.map((t) => [`**${t.name}** (${t.goal}, measured ${t.measured}):`, ...t.bounds.map((b) => `- ${b}`)].join('\n')).join('\n\n');
 }
@@ -155,6 +171,7 @@ export function renderMarkdown(report: BenchReport): string {
     `Images:\n${sets}`,
     `## Targets\n\n${targetsTable(report.targets)}`,
     `### What bounds each missed target\n\n${boundsSection(report.targets)}`,
+    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted.`,
     `## Bare: the predict pipeline in one process\n\n${report.bare ? bareTable(report.bare) : '_Not run._'}\n\nStage columns are mean ms per image; "batch" is the mean number of images per onnxruntime run. ${bareBatching(report.bare)}`,
     `## End to end: the whole stack through the job API\n\n${endToEndTable(report.endToEnd, report.bare)}`,
     `## End to end against bare\n\n${comparisonSection(report.comparison)}`,

@@ -98,39 +98,77 @@ function target(name: string, goal: string, measured: number | undefined, unit: 
 const bareLine = (run: BareRun | undefined) =>
   run ? `bare ${run.set} C=${run.concurrency}: ${run.imagesPerSecond} images/s using ${run.cpuCores} cores, stages ${JSON.stringify(run.stagesMs)}` : undefined;
 
-/** The four targets of issue 4, each with its verdict and, when missed, what holds it back. */
-export function evaluateTargets(bare: BareResult | undefined, results: readonly ScenarioResult[], cores: number): TargetResult[] {
+/** CPU ms per job of each service (the bench client excluded), and their sum. */
+export function serviceCpuMsPerJob(result: ScenarioResult): { perService: Record<string, number>; total: number } {
+  const perService: Record<string, number> = {};
+  let total = 0;
+  for (const [name, seconds] of Object.entries(result.cpu.seconds)) {
+    if (name === 'bench') continue;
+    perService[name] = round((seconds * 1000) / Math.max(1, result.load.jobs), 3);
+    total += perService[name];
+  }
+  return { perService, total: round(total, 3) };
+}
+
+const servingRun = (results: readonly ScenarioResult[], concurrency: number, read: string) =>
+  results.find((r) => r.scenario.section === 'serving' && r.scenario.concurrency === concurrency && (r.scenario.read ?? 'long-poll') === read);
+
+function servingCpuLine(result: ScenarioResult): string {
+  const { perService, total } = serviceCpuMsPerJob(result);
+  return `CPU ms per job: ${Object.entries(perService).map(([n, v]) => `${n} ${v}`).join(', ')} = ${total} (bench client ${round(((result.cpu.seconds.bench ?? 0) * 1000) / Math.max(1, result.load.jobs), 3)} more); ${result.load.jobsPerSecond} jobs/s`;
+}
+
+/** A target judged on several figures at once: it passes when each does. */
+function combined(name: string, goal: string, figures: { label: string; value: number | undefined; unit: string; pass: (v: number) => boolean }[], bounds: () => (string | undefined)[]): TargetResult {
+  if (figures.some((f) => f.value === undefined || Number.isNaN(f.value))) return { name, goal, measured: 'n/a', verdict: 'NOT RUN', bounds: [] };
+  const ok = figures.every((f) => f.pass(f.value!));
+  const measured = figures.map((f) => `${f.label} ${f.value} ${f.unit}`).join(', ');
+  return { name, goal, measured, verdict: ok ? 'PASS' : 'MISS', bounds: ok ? [] : bounds().filter((b): b is string => b !== undefined) };
+}
+
+/** The 24-MP photo's peak RSS per service against the issue's bounds. */
+function hugeTarget(results: readonly ScenarioResult[]): TargetResult {
+  const huge = results.find((r) => r.scenario.section === 'huge');
+  const limits: [string, number][] = [['predict', 1024], ['proxy', 256], ['batch', 256]];
+  const figures = limits.map(([role, limit]) => ({ label: role, value: huge?.peakMemoryMb[role], unit: 'MiB', pass: (v: number) => v < limit }));
+  return combined('24-MP photo (6000×4000 JPEG): peak RSS', 'predict < 1024 MiB, proxy and batch < 256 MiB', figures, () => [
+    huge && payloadLine(huge),
+    'predict holds the decoded RGB (72 MB), the mask (24 MB), the RGBA cutout (96 MB) and libvips buffers while encoding',
+    "batch and proxy hold each job's base64 as a JS string and again as the Buffer node-redis or undici writes or reads (the input is tens of MB of base64, the output PNG more); the proxy's JSON.stringify of the get_job answer copies both images once more",
+  ]);
+}
+
+/** The four targets of issue 10, each with its verdict and, when missed, what holds it back. */
+export function evaluateTargets(bare: BareResult | undefined, results: readonly ScenarioResult[], cores: number, heavy?: string): TargetResult[] {
   const cmp = compare(bare, results);
   const floors = results.find((r) => r.floors)?.floors;
   const photoBest = best(defaults(results, 'photo'), (r) => r.load.jobsPerSecond);
-  const photoC1 = defaults(results, 'photo').find((r) => r.scenario.concurrency === 1);
-  const tinyC32 = defaults(results, 'tiny').find((r) => r.scenario.concurrency === 32);
-  const tinyC1 = defaults(results, 'tiny').find((r) => r.scenario.concurrency === 1);
-  const bareTiny = bare?.runs.find((r) => r.set === 'tiny' && r.concurrency === 1);
+  const serving16 = servingRun(results, 16, 'polling');
   const barePhoto = best(bare?.runs.filter((r) => r.set === 'photo') ?? [], (r) => r.imagesPerSecond);
+  const cpu = serving16 && serviceCpuMsPerJob(serving16);
   return [
-    target('photo throughput vs bare', '≥ 90 %', cmp.throughputRatio === undefined ? undefined : round(cmp.throughputRatio * 100, 1), '%', (v) => v >= 90, () => [
+    combined(
+      'serving: passthrough, tiny, C=16, polling (CPU ms per job)',
+      'all services ≤ 2.5, predict ≤ 0.5',
+      [
+        { label: 'all services', value: cpu?.total, unit: 'ms', pass: (v) => v <= 2.5 },
+        { label: 'predict', value: cpu?.perService.predict, unit: 'ms', pass: (v) => v <= 0.5 },
+      ],
+      () => [
+        serving16 && servingCpuLine(serving16),
+        serving16 && predictCpuLine(serving16),
+        'predict answers batch with node:http (no express) and decodes and encodes a 64×64 PNG with zlib in JS; a bare node:http server doing the same zlib work costs 0.2–0.4 CPU-ms per request here (method)',
+        serving16 && stagesLine(serving16),
+        floorLine(floors),
+      ],
+    ),
+    target('photo throughput vs bare', '≥ 80 %', cmp.throughputRatio === undefined ? undefined : round(cmp.throughputRatio * 100, 1), '%', (v) => v >= 80, () => [
       `end to end ${cmp.bestEndToEndPhotoJobsPerSecond} jobs/s (C=${photoBest?.scenario.concurrency}) against bare ${cmp.bestBarePhotoImagesPerSecond} images/s`,
       bareLine(barePhoto),
       photoBest && cpuBound(photoBest, cores),
       photoBest && stagesLine(photoBest),
     ]),
-    target('added latency at C=1 (photos, p50)', '≤ 3 ms', cmp.addedLatencyAtC1, 'ms', (v) => v <= 3, () => [
-      `end to end p50 ${cmp.endToEndPhotoP50AtC1} ms against bare p50 ${cmp.barePhotoP50AtC1} ms`,
-      photoC1 && payloadLine(photoC1),
-      photoC1 && stagesLine(photoC1),
-      floorLine(floors),
-    ]),
-    target('tiny images at C=32', '≥ 2000 jobs/s', tinyC32?.load.jobsPerSecond, 'jobs/s', (v) => v >= 2000, () => [
-      tinyC32 && cpuBound(tinyC32, cores),
-      tinyC32 && predictCpuLine(tinyC32),
-      tinyC32 && stagesLine(tinyC32),
-      bareLine(bareTiny),
-    ]),
-    target('tiny images at C=1 (p50)', '< 5 ms', tinyC1?.load.latency.p50, 'ms', (v) => v < 5, () => [
-      tinyC1 && stagesLine(tinyC1),
-      floorLine(floors),
-      bareTiny ? `the image work alone (bare tiny C=1) takes p50 ${bareTiny.latency.p50} ms` : undefined,
-    ]),
+    { name: 'heavy model (IS-Net) vs bare at C=BATCH_CONCURRENCY, batching on and off', goal: '≥ 95 %', measured: 'n/a', verdict: 'NOT RUN', bounds: heavy ? [heavy] : [] },
+    hugeTarget(results),
   ];
 }

@@ -30,6 +30,8 @@ export interface Config {
   readonly predictMaxBatch: number;
   /** How long a request may wait for others to batch with, beyond the time a run is already busy. */
   readonly predictMaxDelayMs: number;
+  /** zlib level (0–9) of the PNGs predict writes: higher is smaller and slower. */
+  readonly outputPngCompression: number;
   readonly logLevel: LogLevel;
   readonly maxImageBytes: number;
   readonly maxImagePixels: number;
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     predictThreadSpinning: r.int('PREDICT_THREAD_SPINNING', 0, 1) === 1,
     predictMaxBatch: r.int('PREDICT_MAX_BATCH', 1, 256),
     predictMaxDelayMs: r.int('PREDICT_MAX_DELAY_MS', 0, 10_000),
+    outputPngCompression: r.int('OUTPUT_PNG_COMPRESSION', 0, 9),
     logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
     maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),

@@ -18,6 +18,8 @@ export const DEFAULTS = Object.freeze({
   PREDICT_THREAD_SPINNING: 0,
   PREDICT_MAX_BATCH: 4,
   PREDICT_MAX_DELAY_MS: 0,
+  /** zlib level of PNG outputs; chosen by measurement (bench/results/2026-12-01.md, "What changed"). */
+  OUTPUT_PNG_COMPRESSION: 4,
   LOG_LEVEL: 'info',
   MAX_IMAGE_BYTES: 20 * 1024 * 1024,
   MAX_IMAGE_PIXELS: 50_000_000,

@@ -1,6 +1,8 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import { errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
 import { jsonBodyLimit, predictRoutes, type PredictRouteDeps } from './predict.routes.js';
+import { createFastPredict } from './fast-predict.js';
 
 export interface AppDeps extends PredictRouteDeps {
   logger: Logger;
@@ -10,8 +12,11 @@ function mib(bytes: number): string {
   return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }
 
-/** The predict HTTP app; it never listens, so tests and main.ts decide where it runs. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * The predict HTTP app; it never listens, so tests and main.ts decide where it runs. Batch's
+ * raw POST /predict takes the fast lane (fast-predict.ts); every other request goes to express.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   // Every cutout is new; hashing multi-megabyte PNGs for an ETag would only cost time.
@@ -21,5 +26,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFoundHandler());
   const bodyLimitHint = `send an image of at most ${mib(deps.maxImageBytes)} (${mib(jsonBodyLimit(deps.maxImageBytes))} as a base64 JSON body)`;
   app.use(errorHandler({ logger: deps.logger, bodyLimitHint }));
-  return app;
+  const fast = createFastPredict(deps);
+  return (req, res) => {
+    if (!fast(req, res)) app(req, res);
+  };
 }

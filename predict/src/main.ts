@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     batcher: () => batcher,
     maxImageBytes: config.maxImageBytes,
     maxImagePixels: config.maxImagePixels,
+    pngCompression: config.outputPngCompression,
   });
   const server = createServer(app);
   await listen(server, config.predictPort, config.predictHost);

@@ -1,5 +1,6 @@
 import type { LoadedModel } from './model/model-loader.js';
 import type { ModelPreset } from './model/presets.js';
+import { isPassthrough } from './model/passthrough.js';
 
 export interface MetadataLimits {
   maxImageBytes: number;
@@ -26,8 +27,25 @@ function maskText(preset: ModelPreset): string {
   }
 }
 
+/** MODEL=passthrough's /metadata: the same sections, saying that no model runs. */
+function describePassthrough(model: LoadedModel, limits: MetadataLimits, extras: MetadataExtras): Record<string, unknown> {
+  return {
+    status: 'ok',
+    model: { name: model.name, preset: model.preset.name, description: model.preset.description, source: 'none', load_ms: model.loadMs },
+    input: null,
+    output: null,
+    signature: { inputs: [], outputs: [], published: null },
+    preprocessing: { colour: 'sRGB RGB, 8-bit, EXIF orientation applied, input alpha dropped', resize: null },
+    postprocessing: { mask: 'fully opaque: 255 everywhere, no model runs', kind: 'passthrough', resize: null, output: 'PNG, RGBA, 8-bit' },
+    session: null,
+    batching: { batch_size: 1, supports_batching: false, ...extras.batching },
+    limits: { max_image_bytes: limits.maxImageBytes, max_image_pixels: limits.maxImagePixels },
+  };
+}
+
 /** The GET /metadata body: what the model is, its real signature, and how images are fed to it. */
 export function describeModel(model: LoadedModel, limits: MetadataLimits, extras: MetadataExtras = {}): Record<string, unknown> {
+  if (isPassthrough(model)) return describePassthrough(model, limits, extras);
   const { preset, inputSize, settings } = model;
   const threads = (n: number) => (n > 0 ? n : 'onnxruntime default');
   return {

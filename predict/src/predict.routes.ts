@@ -13,6 +13,8 @@ export interface PredictRouteDeps {
   maxImagePixels: number;
   /** The loaded model's batcher; without one every request runs its own inference at once. */
   batcher?: () => InferenceBatcher | undefined;
+  /** zlib level of PNG outputs (OUTPUT_PNG_COMPRESSION); the pipeline's default when absent. */
+  pngCompression?: number;
 }
 
 const JSON_TYPE = 'application/json';
@@ -28,7 +30,7 @@ export function jsonBodyLimit(maxImageBytes: number): number {
 const STAGES = ['decode', 'preprocess', 'inference', 'postprocess', 'encode'] as const;
 
 /** The stages in ms, then the size of the onnxruntime batch the inference ran in. */
-function serverTiming(timings: StageTimings): string {
+export function serverTiming(timings: StageTimings): string {
   const stages = STAGES.map((stage) => `${stage};dur=${timings[stage]}`);
   return [...stages, `batch;desc="${timings.batchSize}"`].join(', ');
 }
@@ -62,6 +64,7 @@ function gate(model: PredictRouteDeps['model']) {
 export function predictRoutes(deps: PredictRouteDeps): Router {
   const router = express.Router();
   const limits = { maxImageBytes: deps.maxImageBytes, maxImagePixels: deps.maxImagePixels };
+  const encoding = { pngCompression: deps.pngCompression };
 
   router.get('/health', (_req, res) => {
     if (deps.model()) res.json({ health: 'ok' });
@@ -92,7 +95,7 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
         throw new AppError(413, 'BODY_TOO_LARGE', `the image is ${bytes.length} bytes, more than the limit of ${deps.maxImageBytes}; send a smaller file`);
       }
       const model = deps.model()!;
-      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options });
+      const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options, encoding });
       res.setHeader('Server-Timing', serverTiming(result.timings));
       if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.bytes.toString('base64') });
       else res.type(result.mediaType).send(result.bytes);

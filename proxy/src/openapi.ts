@@ -100,6 +100,8 @@ const OPERATIONS: Operation[] = [
     ok: { 200: { description: 'one response per request, in order', schema: contract.VisionResponseSchema } },
     errors: [...BODY_ERRORS, 'INVALID_REQUEST', 'TOO_MANY_ENTRIES', 'UNAUTHENTICATED'],
   },
+  { method: 'get', path: '/', summary: 'The upload page (CONTRACT §8); its files are under /page/{hash}/{name}', tag: 'page', ok: { 200: { description: 'an HTML page', bytes: 'text/html' } }, errors: [] },
+  { method: 'get', path: '/page/{hash}/{name}', summary: "The page's script, style and icon files, cached for good (the hash names their content)", tag: 'page', ok: { 200: { description: 'a static file' } }, errors: ['NOT_FOUND'] },
   { method: 'get', path: '/openapi.json', summary: 'This document', tag: 'docs', ok: { 200: { description: 'OpenAPI 3.1' } }, errors: [] },
   { method: 'get', path: '/docs', summary: 'This document, rendered', tag: 'docs', ok: { 200: { description: 'an HTML page', bytes: 'text/html' } }, errors: [] },
 ];
@@ -162,7 +164,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       parameters: parameters(op),
       ...(op.bodies ? { requestBody: requestBody(op.bodies) } : {}),
       responses: responses(op),
-      ...(op.path === '/health' || op.path.startsWith('/docs') || op.path === '/openapi.json' ? { security: [] } : {}),
+      ...(op.path === '/health' || op.path.startsWith('/docs') || op.path === '/openapi.json' || op.tag === 'page' ? { security: [] } : {}),
     };
   }
   return {

@@ -2,6 +2,7 @@ import ort from 'onnxruntime-node';
 import type { GraphOptimizationLevel } from '@cutout/config';
 import { ModelConfigError, parseModelSpec, type ModelSpec } from './model-spec.js';
 import type { ModelPreset, Shape, TensorSignature } from './presets.js';
+import { isPassthrough, loadPassthrough } from './passthrough.js';
 
 export type { Shape, TensorSignature } from './presets.js';
 
@@ -157,6 +158,7 @@ function describe(spec: ModelSpec, session: ort.InferenceSession, settings: Sess
 export async function loadModel(model: string | ModelSpec, options: LoadOptions = {}): Promise<LoadedModel> {
   const spec = typeof model === 'string' ? parseModelSpec(model) : model;
   const settings = sessionSettings(options);
+  if (isPassthrough(spec)) return loadPassthrough(spec, settings);
   const started = performance.now();
   const session = await createSession(spec, settings);
   try {

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PASSTHROUGH, passthroughSpec } from './passthrough.js';
 import { BUILT_IN_MODEL_FILES, DEFAULT_PRESET, MODEL_PRESETS, findPreset, type ModelPreset } from './presets.js';
 
 /** A MODEL value that cannot work; the message names MODEL and says how to fix it. */
@@ -63,6 +64,7 @@ function fromPreset(value: string, preset: ModelPreset): ModelSpec {
 export function parseModelSpec(value: string): ModelSpec {
   const text = value.trim();
   if (text === '') throw new ModelConfigError(value, `empty; use a preset (${presetList()}) or a path to an .onnx file`);
+  if (text === PASSTHROUGH) return passthroughSpec(value);
   const preset = findPreset(text);
   if (preset) return fromPreset(value, preset);
   const split = PRESET_THEN_PATH.exec(text);

@@ -69,3 +69,25 @@ test('options are checked: an unknown name or a bad colour is a 400 naming it', 
   assert.throws(() => parseOutputOptions({ format: 'gif' }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
   assert.deepEqual(parseOutputOptions({ bgcolor: '#FFAA00', only_mask: 'on' }), { format: 'png', only_mask: true, bgcolor: '#ffaa00ff' });
 });
+
+test('fully transparent pixels are written as (0,0,0,0), small images (JS) and large ones (sharp) alike', async () => {
+  for (const side of [4, 300]) {
+    const big = { rgb: Buffer.alloc(side * side * 3, 77), width: side, height: side, format: 'png' as const };
+    const mask = Buffer.alloc(side * side, 0);
+    mask.fill(200, 0, side); // the first row kept, half transparent
+    const data = await sharp((await encodeOutput(big, mask, DEFAULT_JOB_OPTIONS)).bytes).raw().toBuffer();
+    assert.deepEqual([...data.subarray(0, 4)], [77, 77, 77, 200], `${side}: RGB is the input's where alpha > 0`);
+    assert.deepEqual([...data.subarray(data.length - 4)], [0, 0, 0, 0], `${side}: alpha 0 is (0,0,0,0)`);
+  }
+});
+
+test('OUTPUT_PNG_COMPRESSION is used: level 0 stores, level 9 compresses, the pixels are the same', async () => {
+  const side = 300;
+  const flat = { rgb: Buffer.alloc(side * side * 3, 50), width: side, height: side, format: 'png' as const };
+  const mask = Buffer.alloc(side * side, 255);
+  const stored = await encodeOutput(flat, mask, DEFAULT_JOB_OPTIONS, { pngCompression: 0 });
+  const packed = await encodeOutput(flat, mask, DEFAULT_JOB_OPTIONS, { pngCompression: 9 });
+  assert.ok(stored.bytes.length > side * side * 4, `level 0 stores (${stored.bytes.length} bytes)`);
+  assert.ok(packed.bytes.length < stored.bytes.length / 20, `level 9 compresses (${packed.bytes.length} bytes)`);
+  assert.ok((await sharp(stored.bytes).raw().toBuffer()).equals(await sharp(packed.bytes).raw().toBuffer()));
+});

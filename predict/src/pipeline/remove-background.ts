@@ -5,7 +5,8 @@ import { decodeImage, type DecodedImage } from './decode.js';
 import type { ImageFormat } from '@cutout/shared';
 import { toInputTensor, toMaskBytes } from './tensor.js';
 import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
-import { encodeOutput } from './output.js';
+import { encodeOutput, type OutputEncoding } from './output.js';
+import { isPassthrough } from '../model/passthrough.js';
 import { DEFAULT_JOB_OPTIONS, type OutputOptions } from '@cutout/shared/contract';
 
 /** Milliseconds spent in each stage of one image. */
@@ -37,6 +38,8 @@ export interface RemoveBackgroundOptions {
   batcher?: InferenceBatcher;
   /** What to produce (CONTRACT §3, §6); default the RGBA PNG cutout. */
   output?: OutputOptions;
+  /** How PNG outputs are compressed (OUTPUT_PNG_COMPRESSION). */
+  encoding?: OutputEncoding;
 }
 
 const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;
@@ -80,13 +83,22 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   };
   const image = await decodeImage(bytes, options.maxImagePixels);
   const decode = lap();
-  const input = await preprocess(image, model);
-  const preprocessMs = lap();
-  const inferred = await infer(input, model, options.batcher);
-  const inference = lap();
-  const alpha = await postprocess(inferred, image, model);
+  let alpha: Buffer;
+  let preprocessMs = 0;
+  let inference = 0;
+  let batchSize = 1;
+  if (isPassthrough(model)) {
+    alpha = Buffer.alloc(image.width * image.height, 255);
+  } else {
+    const input = await preprocess(image, model);
+    preprocessMs = lap();
+    const inferred = await infer(input, model, options.batcher);
+    inference = lap();
+    batchSize = inferred.batchSize;
+    alpha = await postprocess(inferred, image, model);
+  }
   const postprocessMs = lap();
-  const output = await encodeOutput(image, alpha, options.output ?? DEFAULT_JOB_OPTIONS);
+  const output = await encodeOutput(image, alpha, options.output ?? DEFAULT_JOB_OPTIONS, options.encoding);
   const encodeMs = lap();
   return {
     bytes: output.bytes,
@@ -94,6 +106,6 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
     width: image.width,
     height: image.height,
     inputFormat: image.format,
-    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize: inferred.batchSize },
+    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize },
   };
 }

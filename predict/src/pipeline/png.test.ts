@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import { decodeSimplePng, encodePng, JS_CODEC_MAX_PIXELS } from './png.js';
+
+/** A noisy picture, so that sharp's adaptive filtering uses every filter type. */
+function picture(width: number, height: number, channels: 3 | 4): Buffer {
+  const data = Buffer.alloc(width * height * channels);
+  let seed = 7;
+  for (let i = 0; i < data.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    data[i] = (i % 97) * 2 + (seed % 9);
+  }
+  return data;
+}
+
+async function sharpRgb(png: Buffer): Promise<Buffer> {
+  return sharp(png).removeAlpha().raw().toBuffer();
+}
+
+test('decodeSimplePng gives the RGB sharp gives, for RGB and RGBA files with every filter', async () => {
+  for (const channels of [3, 4] as const) {
+    const raw = picture(37, 23, channels);
+    for (const adaptiveFiltering of [false, true]) {
+      const png = await sharp(raw, { raw: { width: 37, height: 23, channels } }).png({ adaptiveFiltering }).toBuffer();
+      const decoded = decodeSimplePng(png);
+      assert.ok(decoded, `channels ${channels}, filtering ${adaptiveFiltering}: decoded`);
+      assert.deepEqual([decoded.width, decoded.height], [37, 23]);
+      assert.ok(decoded.rgb.equals(await sharpRgb(png)), `channels ${channels}, filtering ${adaptiveFiltering}: same RGB`);
+    }
+  }
+});
+
+test('decodeSimplePng leaves to sharp what it does not handle: interlaced, 16-bit, palette, large, damaged', async () => {
+  const raw = picture(16, 16, 3);
+  const input = () => sharp(raw, { raw: { width: 16, height: 16, channels: 3 } });
+  assert.equal(decodeSimplePng(await input().png({ progressive: true }).toBuffer()), null, 'interlaced');
+  assert.equal(decodeSimplePng(await input().toColourspace('rgb16').png().toBuffer()), null, '16-bit');
+  assert.equal(decodeSimplePng(await input().png({ palette: true }).toBuffer()), null, 'palette');
+  const side = Math.sqrt(JS_CODEC_MAX_PIXELS) + 1;
+  assert.equal(decodeSimplePng(await sharp({ create: { width: side, height: side, channels: 3, background: '#123456' } }).png().toBuffer()), null, 'large');
+  const damaged = await input().png().toBuffer();
+  damaged[damaged.length - 20] = damaged[damaged.length - 20]! ^ 0xff;
+  assert.equal(decodeSimplePng(damaged), null, 'a bad CRC');
+  assert.equal(decodeSimplePng(Buffer.from('not a png')), null, 'not a PNG');
+});
+
+test('encodePng writes RGBA and greyscale PNGs that decode to the same pixels', async () => {
+  const rgba = picture(19, 11, 4);
+  const png = encodePng(rgba, 19, 11, 4, 4);
+  const meta = await sharp(png).metadata();
+  assert.deepEqual([meta.format, meta.channels, meta.width, meta.height, meta.depth], ['png', 4, 19, 11, 'uchar']);
+  assert.ok((await sharp(png).raw().toBuffer()).equals(rgba));
+  const grey = picture(19, 11, 3).subarray(0, 19 * 11);
+  const mask = encodePng(grey, 19, 11, 1, 1);
+  assert.equal((await sharp(mask).metadata()).channels, 1);
+  assert.ok((await sharp(mask).toColourspace('b-w').raw().toBuffer()).equals(grey));
+  assert.throws(() => encodePng(rgba, 20, 11, 4, 4), /expected/);
+});
