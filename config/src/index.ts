@@ -1,2 +1,2 @@
 export { DEFAULTS, LOG_LEVELS, GRAPH_OPTIMIZATION_LEVELS, type LogLevel, type GraphOptimizationLevel } from './defaults.js';
-export { loadConfig, loadConfigOrExit, ConfigError, type Config, type Env } from './config.js';
+export { loadConfig, loadConfigOrExit, resolveModelsDir, ConfigError, type Config, type Env } from './config.js';
