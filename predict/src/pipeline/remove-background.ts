@@ -5,6 +5,8 @@ import { decodeImage, type DecodedImage } from './decode.js';
 import type { ImageFormat } from '@cutout/shared';
 import { toInputTensor, toMaskBytes } from './tensor.js';
 import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
+import { graphcutAlpha } from './graphcut-stage.js';
+import { postProcessMask } from './post-process-mask.js';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -31,6 +33,8 @@ export interface RemoveBackgroundOptions {
   maxImagePixels: number;
   /** Gathers concurrent images into shared onnxruntime runs; without one, each image runs alone at once. */
   batcher?: InferenceBatcher;
+  /** rembg's post_process_mask: opening, blur and threshold on the mask before it becomes alpha. */
+  postProcessMask?: boolean;
 }
 
 const RESIZE = { fit: 'fill', kernel: 'lanczos3' } as const;
@@ -81,19 +85,31 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   };
   const image = await decodeImage(bytes, options.maxImagePixels);
   const decode = lap();
+  const masked = model.preset.kind === 'graphcut' ? await graphcutMask(image, model) : await onnxMask(image, model, options.batcher, lap);
+  // Both timed their own stages; this lap only moves the mark to now.
+  lap();
+  const alpha = options.postProcessMask ? await postProcessMask(masked.alpha, image.width, image.height) : masked.alpha;
+  masked.stages.postprocess += lap();
+  const png = await encode(image, alpha);
+  const encodeMs = lap();
+  return { png, width: image.width, height: image.height, inputFormat: image.format, timings: { decode, ...masked.stages, encode: encodeMs } };
+}
+
+type MaskStages = Omit<StageTimings, 'decode' | 'encode'>;
+
+/** The mask of a network run by onnxruntime: resize, normalise, infer (maybe batched), post-process. */
+async function onnxMask(image: DecodedImage, model: LoadedModel, batcher: InferenceBatcher | undefined, lap: () => number): Promise<{ alpha: Buffer; stages: MaskStages }> {
   const input = await preprocess(image, model);
   const preprocessMs = lap();
-  const output = await infer(input, model, options.batcher);
+  const output = await infer(input, model, batcher);
   const inference = lap();
   const alpha = await postprocess(output, image, model);
   const postprocessMs = lap();
-  const png = await encode(image, alpha);
-  const encodeMs = lap();
-  return {
-    png,
-    width: image.width,
-    height: image.height,
-    inputFormat: image.format,
-    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize: output.batchSize },
-  };
+  return { alpha, stages: { preprocess: preprocessMs, inference, postprocess: postprocessMs, batchSize: output.batchSize } };
+}
+
+/** The built-in graph cut: its grid, its cut and its full-size upscale stand for the three stages. */
+async function graphcutMask(image: DecodedImage, model: LoadedModel): Promise<{ alpha: Buffer; stages: MaskStages }> {
+  const { alpha, timings } = await graphcutAlpha(image, model);
+  return { alpha, stages: { preprocess: timings.grid, inference: timings.cut, postprocess: timings.upscale, batchSize: 1 } };
 }
