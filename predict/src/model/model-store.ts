@@ -68,11 +68,12 @@ function checksumText(c: Checksum): string {
  * How to put a model in place without the CLI's download: the same words for predict's refusal to
  * start and for a pull that cannot reach the network.
  */
-export function manualInstallAdvice(modelsDir: string, entry: Pick<CatalogueEntry, 'preset' | 'url' | 'checksums'>): string {
+export function manualInstallAdvice(modelsDir: string, entry: Pick<CatalogueEntry, 'preset' | 'url' | 'checksums'>, suggestPull = true): string {
   const path = storedModelPath(modelsDir, entry.preset);
   const main = entry.checksums[0];
   return (
-    `run \`npx cutout-models pull ${entry.preset}\`, or download ${entry.url} by hand and save it as ${path}` +
+    (suggestPull ? `run \`npx cutout-models pull ${entry.preset}\`, or download` : 'download') +
+    ` ${entry.url} by hand (from a machine that can reach it) and save it as ${path}` +
     (main ? ` (its ${checksumText(main)})` : '') +
     `, then check it with \`npx cutout-models verify\`; or set MODEL=${entry.preset}:/path/to/file.onnx`
   );
