@@ -97,3 +97,19 @@ test('MODEL=<preset>:<path> and a bare path skip the store and its checksums', a
     await model.close();
   }
 });
+
+test('/metadata of a named model states its origin, licence, URL and the checksum it matched', async () => {
+  const { describeModel } = await import('../metadata.js');
+  const model = await loadModel('u2net', { modelsDir, catalogue: catalogueWith(sha256) });
+  try {
+    const body = describeModel(model, { maxImageBytes: 1, maxImagePixels: 1 }) as { model: Record<string, unknown> };
+    assert.equal(body.model.source, 'store');
+    assert.equal(body.model.licence, 'Apache-2.0');
+    assert.equal(body.model.url, 'https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2net.onnx');
+    assert.equal(body.model.rembg_session, 'rembg/sessions/u2net.py');
+    assert.deepEqual((body.model.checksum as Record<string, unknown>).sha256, sha256);
+    assert.deepEqual((body.model.matched as Record<string, unknown>).hex, sha256);
+  } finally {
+    await model.close();
+  }
+});

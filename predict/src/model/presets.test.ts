@@ -25,11 +25,13 @@ interface Expected {
   std: readonly number[];
   post: 'minmax' | 'sigmoid-minmax' | 'none';
   photo: string;
+  /** rembg's presets resize as Pillow does; the built-in one with sharp's lanczos3. */
+  pil?: false;
 }
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
 const EXPECTED: Record<string, Expected> = {
-  'cutout-border': { size: 320, scale: 'unit', mean: [0, 0, 0], std: [1, 1, 1], post: 'none', photo: 'car-1.jpg' },
+  'cutout-border': { size: 320, scale: 'unit', mean: [0, 0, 0], std: [1, 1, 1], post: 'none', photo: 'car-1.jpg', pil: false },
   u2net: { size: 320, scale: 'max', mean: IMAGENET_MEAN, std: IMAGENET_STD, post: 'minmax', photo: 'car-1.jpg' },
   u2netp: { size: 320, scale: 'max', mean: IMAGENET_MEAN, std: IMAGENET_STD, post: 'minmax', photo: 'girl-1.jpg' },
   u2net_human_seg: { size: 320, scale: 'max', mean: IMAGENET_MEAN, std: IMAGENET_STD, post: 'minmax', photo: 'girl-1.jpg' },
@@ -84,14 +86,53 @@ function standIn(signature: PublishedSignature, squash: boolean): Uint8Array {
   });
 }
 
+/**
+ * Pillow's Image.resize(size, LANCZOS) on 8-bit pixels, written out from Pillow's Resample.c for
+ * this test: per axis, a Lanczos-3 window widened by the shrink factor and centred on (i + ½)·scale,
+ * weights normalised and rounded to 22-bit fixed point; horizontal pass to 8 bits, then vertical.
+ */
+function pillowResize(src: ArrayLike<number>, w: number, h: number, ch: number, W: number, H: number): Uint8Array {
+  const lanczos = (x: number) => (x === 0 ? 1 : Math.abs(x) >= 3 ? 0 : (3 * Math.sin(Math.PI * x) * Math.sin((Math.PI * x) / 3)) / (Math.PI * Math.PI * x * x));
+  const axis = (inSize: number, outSize: number) =>
+    Array.from({ length: outSize }, (_, i) => {
+      const scale = inSize / outSize;
+      const fs = Math.max(scale, 1);
+      const centre = (i + 0.5) * scale;
+      const lo = Math.max(Math.trunc(centre - 3 * fs + 0.5), 0);
+      const hi = Math.min(Math.trunc(centre + 3 * fs + 0.5), inSize);
+      const raw = Array.from({ length: hi - lo }, (_, k) => lanczos((k + lo - centre + 0.5) / fs));
+      const total = raw.reduce((a, b) => a + b, 0);
+      return { lo, weights: raw.map((v) => Math.trunc((v / total) * 4194304 + (v < 0 ? -0.5 : 0.5))) };
+    });
+  const pass = (input: ArrayLike<number>, outer: number, inner: number, map: ReturnType<typeof axis>, along: 'x' | 'y', inW: number) => {
+    const outW = along === 'x' ? map.length : inW;
+    const out = new Uint8Array(outW * (along === 'x' ? outer : map.length) * ch);
+    map.forEach(({ lo, weights }, i) => {
+      for (let j = 0; j < (along === 'x' ? outer : inner); j++) {
+        for (let c = 0; c < ch; c++) {
+          let sum = 2097152;
+          weights.forEach((wt, k) => (sum += wt * input[along === 'x' ? (j * inW + lo + k) * ch + c : ((lo + k) * inW + j) * ch + c]!));
+          out[along === 'x' ? (j * outW + i) * ch + c : (i * outW + j) * ch + c] = Math.min(255, Math.max(0, Math.floor(sum / 4194304)));
+        }
+      }
+    });
+    return out;
+  };
+  const across = W === w ? Uint8Array.from(src) : pass(src, h, 0, axis(w, W), 'x', w);
+  return H === h ? across : pass(across, 0, W, axis(h, H), 'y', W);
+}
+
+async function resizeAs(e: Expected, data: Buffer, w: number, h: number, ch: 1 | 3, W: number, H: number): Promise<Buffer> {
+  if (e.pil !== false) return Buffer.from(pillowResize(data, w, h, ch, W, H));
+  const out = sharp(data, { raw: { width: w, height: h, channels: ch } }).resize(W, H, { kernel: 'lanczos3', fit: 'fill' });
+  return (ch === 1 ? out.extractChannel(0) : out).raw().toBuffer();
+}
+
 /** rembg's preprocessing, written plainly: decode, Lanczos to S×S, ÷ max (or 255), − mean, ÷ std, NCHW. */
 async function referenceTensor(bytes: Buffer, e: Expected): Promise<Float32Array> {
   const { data, info } = await sharp(bytes).autoOrient().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const s = e.size;
-  const small = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .resize(s, s, { kernel: 'lanczos3', fit: 'fill' })
-    .raw()
-    .toBuffer();
+  const small = await resizeAs(e, data, info.width, info.height, 3, s, s);
   let max = 0;
   for (const v of small) max = Math.max(max, v);
   const divisor = e.scale === 'max' ? Math.max(max, 1e-6) : 255;
@@ -116,8 +157,8 @@ function referenceMask(tensor: Float32Array, s: number, post: Expected['post']):
   return Buffer.from(values.map((v) => Math.trunc(((v - lo) / (hi - lo)) * 255)));
 }
 
-async function maskAtSize(mask: Buffer, s: number, width: number, height: number): Promise<Buffer> {
-  return sharp(mask, { raw: { width: s, height: s, channels: 1 } }).resize(width, height, { kernel: 'lanczos3', fit: 'fill' }).extractChannel(0).raw().toBuffer();
+function maskAtSize(e: Expected, mask: Buffer, s: number, width: number, height: number): Promise<Buffer> {
+  return resizeAs(e, mask, s, s, 1, width, height);
 }
 
 function differences(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
@@ -160,11 +201,11 @@ test('every preset has an expectation here, and every expectation a preset', () 
 async function assertAlpha(png: Buffer, tensor: Float32Array, e: Expected, width: number, height: number): Promise<void> {
   const alpha = await sharp(png).extractChannel(3).raw().toBuffer();
   const reference = referenceMask(tensor, e.size, e.post);
-  const near = differences(alpha, await maskAtSize(reference, e.size, width, height));
+  const near = differences(alpha, await maskAtSize(e, reference, e.size, width, height));
   assert.ok(near.max <= 2, `alpha differs from the reference mask by up to ${near.max}`);
   if (e.post === 'none' || !reference.some((v) => v > 0)) return;
   const other = e.post === 'minmax' ? 'sigmoid-minmax' : 'minmax';
-  const far = differences(alpha, await maskAtSize(referenceMask(tensor, e.size, other), e.size, width, height));
+  const far = differences(alpha, await maskAtSize(e, referenceMask(tensor, e.size, other), e.size, width, height));
   assert.ok(far.mean > 5, `${other} would give nearly the same alpha (mean difference ${far.mean.toFixed(2)}); the check proves nothing`);
 }
 
@@ -265,7 +306,11 @@ test('/metadata reports the preset, the model\'s real signature, the preprocessi
     assert.deepEqual(body.signature!.outputs, [{ name: 'alphas', shape: ['batch_size', 1, 1024, 1024] }]);
     assert.deepEqual(body.preprocessing!.mean, IMAGENET_MEAN);
     assert.deepEqual(body.preprocessing!.std, IMAGENET_STD);
-    assert.deepEqual(body.preprocessing!.resize, { width: 1024, height: 1024, kernel: 'lanczos3', keep_aspect: false });
+    assert.deepEqual(body.preprocessing!.resize, { width: 1024, height: 1024, kernel: "Pillow's LANCZOS (as rembg), re-implemented", keep_aspect: false });
+    // A file named in MODEL: its checksum is reported, its licence honestly unknown.
+    assert.equal(body.model!.source, 'file');
+    assert.match(String((body.model!.checksum as Record<string, unknown>).sha256), /^[0-9a-f]{64}$/);
+    assert.match(String(body.model!.licence), /unknown/);
     assert.equal(body.postprocessing!.kind, 'minmax');
     assert.equal(body.batching!.supports_batching, true);
     assert.equal(body.session!.graph_optimization, 'all');

@@ -20,6 +20,14 @@ export type MaskPostprocess = 'none' | 'minmax' | 'sigmoid-minmax';
  */
 export type ModelKind = 'onnx' | 'graphcut';
 
+/**
+ * How images go to the model's size and masks come back. `pil-lanczos`: Pillow's LANCZOS, exactly as
+ * rembg resizes (pipeline/pil-resize.ts), so a rembg model gives rembg's mask to within a level or
+ * two; it costs ~0.1–0.2 s of JavaScript per 1024² step. `lanczos3`: libvips's (sharp), much faster,
+ * for the built-in models.
+ */
+export type ResizeKernel = 'pil-lanczos' | 'lanczos3';
+
 /** A dimension is a fixed size or the name of a size chosen at run time. */
 export type Shape = readonly (number | string)[];
 
@@ -47,6 +55,7 @@ export interface ModelPreset {
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
   readonly postprocess: MaskPostprocess;
+  readonly resize: ResizeKernel;
   /** The file rembg uses for this preset, as published; absent for the built-in models. */
   readonly published?: PublishedSignature;
 }
@@ -100,6 +109,7 @@ function u2netFamily(name: string, description: string): ModelPreset {
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     postprocess: 'minmax',
+    resize: 'pil-lanczos',
     published: { inputs: [image('input.1', 320)], outputs: masks(U2NET_OUTPUTS, 320), note: U2NET_NOTE },
   };
 }
@@ -127,6 +137,7 @@ function birefnet(name: string, description: string): ModelPreset {
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     postprocess: 'sigmoid-minmax',
+    resize: 'pil-lanczos',
     published: {
       inputs: [image('input_image', 1024)],
       outputs: masks(['output_image'], 1024),
@@ -140,7 +151,7 @@ function birefnet(name: string, description: string): ModelPreset {
  * For cutout-graphcut, `size` is the long side of the grid the cut runs on.
  */
 function builtIn(name: string, kind: ModelKind, size: number, description: string): ModelPreset {
-  return { name, description, kind, size, scale: 'unit', mean: [0, 0, 0], std: [1, 1, 1], postprocess: 'none' };
+  return { name, description, kind, size, scale: 'unit', mean: [0, 0, 0], std: [1, 1, 1], postprocess: 'none', resize: 'lanczos3' };
 }
 
 /** Every preset MODEL may name (rembg's model names). A new model family is one entry here. */
@@ -171,6 +182,7 @@ export const MODEL_PRESETS: Readonly<Record<string, ModelPreset>> = Object.freez
     mean: HALF_MEAN,
     std: UNIT_STD,
     postprocess: 'minmax',
+    resize: 'pil-lanczos',
     published: ISNET_SIGNATURE,
   },
   // rembg/sessions/dis_anime.py (the version read, rembg commit 0eaaa0b) still feeds
@@ -185,6 +197,7 @@ export const MODEL_PRESETS: Readonly<Record<string, ModelPreset>> = Object.freez
     mean: IMAGENET_MEAN,
     std: UNIT_STD,
     postprocess: 'minmax',
+    resize: 'pil-lanczos',
     published: ISNET_SIGNATURE,
   },
   'birefnet-general': birefnet('birefnet-general', 'BiRefNet, general use; the output is logits (rembg birefnet-general.onnx)'),
@@ -206,6 +219,7 @@ export const MODEL_PRESETS: Readonly<Record<string, ModelPreset>> = Object.freez
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     postprocess: 'minmax',
+    resize: 'pil-lanczos',
     published: {
       inputs: [image('pixel_values', 1024, 'batch_size')],
       outputs: masks(['alphas'], 1024, 'batch_size'),

@@ -7,6 +7,7 @@ import { toInputTensor, toMaskBytes } from './tensor.js';
 import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher.js';
 import { graphcutAlpha } from './graphcut-stage.js';
 import { postProcessMask } from './post-process-mask.js';
+import { pilLanczosResize } from './pil-resize.js';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -44,9 +45,17 @@ function raw(data: Uint8Array, width: number, height: number, channels: 1 | 3): 
   return sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
 }
 
+/** rembg's presets resize as Pillow does, the built-in ones with libvips (see ResizeKernel). */
+async function resized(data: Uint8Array, width: number, height: number, channels: 1 | 3, to: { width: number; height: number }, model: LoadedModel): Promise<Uint8Array> {
+  if (model.preset.resize === 'pil-lanczos') return pilLanczosResize(data, width, height, channels, to.width, to.height);
+  const out = raw(data, width, height, channels).resize(to.width, to.height, RESIZE);
+  // sharp writes sRGB by default, which would triple a one-band image; keep the single band.
+  return (channels === 1 ? out.extractChannel(0) : out).raw().toBuffer();
+}
+
 async function preprocess(image: DecodedImage, model: LoadedModel): Promise<ort.Tensor> {
   const { width, height } = model.inputSize;
-  const small = await raw(image.rgb, image.width, image.height, 3).resize(width, height, RESIZE).raw().toBuffer();
+  const small = await resized(image.rgb, image.width, image.height, 3, model.inputSize, model);
   return new ort.Tensor('float32', toInputTensor(small, width, height, model.preset), [1, 3, height, width]);
 }
 
@@ -60,8 +69,8 @@ async function postprocess(output: InferenceResult, image: DecodedImage, model: 
   const maskHeight = output.dims.at(-2)!;
   const maskWidth = output.dims.at(-1)!;
   const mask = toMaskBytes(output.data as Float32Array, maskWidth * maskHeight, model.preset);
-  // sharp writes sRGB by default, which would triple a one-band image; keep the single band.
-  return raw(mask, maskWidth, maskHeight, 1).resize(image.width, image.height, RESIZE).extractChannel(0).raw().toBuffer();
+  const alpha = await resized(mask, maskWidth, maskHeight, 1, image, model);
+  return Buffer.from(alpha.buffer, alpha.byteOffset, alpha.byteLength);
 }
 
 function encode(image: DecodedImage, alpha: Buffer): Promise<Buffer> {
