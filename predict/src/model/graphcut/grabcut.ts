@@ -13,9 +13,13 @@ export interface GrabCutParams {
   fieldWeight: number;
   /** Spread, in 8-bit levels, of background colours around the border colour field. */
   fieldSigma: number;
+  /** Extra foreground cost per pixel at the corners (scaled by squared distance from the centre). */
+  centrePrior: number;
+  /** When true, the bottom strip starts as background but may be cut into: subjects often stand on the bottom edge. */
+  softBottom: boolean;
 }
 
-export const GRABCUT_DEFAULTS: Readonly<GrabCutParams> = Object.freeze({ gamma: 50, iterations: 3, margin: 0.02, fieldWeight: 0.5, fieldSigma: 8 });
+export const GRABCUT_DEFAULTS: Readonly<GrabCutParams> = Object.freeze({ gamma: 50, iterations: 3, margin: 0.02, fieldWeight: 0.5, fieldSigma: 8, centrePrior: 6, softBottom: true });
 
 /** The 8-neighbourhood, each undirected pair once: right, down-left, down, down-right. */
 const NEIGHBOURS: readonly (readonly [number, number])[] = [
@@ -133,19 +137,21 @@ function indices(labels: Uint8Array, value: number): Int32Array {
 
 interface CutInputs {
   hard: Uint8Array;
+  /** Extra foreground cost per pixel (the centre prior). */
+  prior: Float32Array;
   weights: Float64Array;
   field: Float32Array;
   lambda: number;
 }
 
 function cut(rgb: Uint8Array, width: number, height: number, inputs: CutInputs, fg: ColourModel, bg: ColourModel, p: GrabCutParams): Uint8Array {
-  const { hard, weights, field, lambda } = inputs;
+  const { hard, weights, field, lambda, prior } = inputs;
   const n = width * height;
   const graph = new MaxFlowGraph(n, n * NEIGHBOURS.length);
   for (let i = 0; i < n; i++) {
     // The source is foreground: a pixel pays its background cost to leave it, and the reverse.
     if (hard[i]) graph.addTerminal(i, 0, lambda);
-    else graph.addTerminal(i, backgroundCost(rgb, i, bg, field, p.fieldWeight, p.fieldSigma), fg.negLogLikelihood(rgb, i));
+    else graph.addTerminal(i, backgroundCost(rgb, i, bg, field, p.fieldWeight, p.fieldSigma), fg.negLogLikelihood(rgb, i) + prior[i]!);
   }
   // weights[] is 0 past the image's edge, so every positive entry names a real neighbour.
   const offsets = NEIGHBOURS.map(([dx, dy]) => dy * width + dx);
@@ -171,10 +177,19 @@ export function grabCut(rgb: Uint8Array, width: number, height: number, override
   const p = { ...GRABCUT_DEFAULTS, ...overrides };
   if (rgb.length !== width * height * 3) throw new Error(`expected ${width * height * 3} RGB bytes for ${width}×${height}, got ${rgb.length}`);
   const strip = Math.max(1, Math.round(p.margin * Math.max(width, height)));
-  const hard = borderStrip(width, height, strip);
+  const initial = borderStrip(width, height, strip);
+  const hard = p.softBottom ? initial.map((v, i) => (i >= (height - strip) * width ? 0 : v)) : initial;
+  const prior = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dx = (2 * x) / Math.max(1, width - 1) - 1;
+      const dy = (2 * y) / Math.max(1, height - 1) - 1;
+      prior[y * width + x] = (p.centrePrior * (dx * dx + dy * dy)) / 2;
+    }
+  }
   // Larger than any pixel's smoothness costs together, so the strip cannot be cut away.
-  const inputs: CutInputs = { hard, weights: pairWeights(rgb, width, height, p.gamma), field: borderField(rgb, width, height, strip), lambda: 9 * p.gamma };
-  let labels: Uint8Array = Uint8Array.from(hard, (h) => 1 - h);
+  const inputs: CutInputs = { hard, prior, weights: pairWeights(rgb, width, height, p.gamma), field: borderField(rgb, width, height, strip), lambda: 9 * p.gamma };
+  let labels: Uint8Array = Uint8Array.from(initial, (h) => 1 - h);
   const fg = new ColourModel();
   const bg = new ColourModel();
   let fgPixels = indices(labels, 1);
