@@ -171,8 +171,9 @@ export const MODEL_PRESETS: Readonly<Record<string, ModelPreset>> = Object.freez
   // rembg/sessions/dis_general_use.py feeds, since rembg's commit "fix DIS normalization values",
   //     self.normalize(img, (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), (1024, 1024))
   // (the same line is in dis_custom.py at rembg commit 2cc8750; before the fix it was the ImageNet
-  // mean 0.485/0.456/0.406). The real-weights test confirms it: with 0.5 the mask is within
-  // 0.5 levels of rembg's own result, with the ImageNet mean 0.85 levels off.
+  // mean 0.485/0.456/0.406). Measured with real IS-Net weights on anime-girl-1 against rembg's own
+  // result: ImageNet mean 0.85 levels off on average, mean 0.5 0.50 levels (sharp's resize) and
+  // 0.003 levels with the Pillow resize (clients/src/models/isnet-real-weights.test.ts).
   'isnet-general-use': {
     name: 'isnet-general-use',
     description: 'IS-Net (DIS), general use (rembg isnet-general-use.onnx)',
