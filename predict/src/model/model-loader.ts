@@ -3,6 +3,7 @@ import type { GraphOptimizationLevel } from '@cutout/config';
 import { ModelConfigError, parseModelSpec, type ModelSpec, type ParseOptions } from './model-spec.js';
 import { digestFile, manualInstallAdvice, matchingChecksum, type FileDigest } from './model-store.js';
 import type { CatalogueEntry, Checksum } from './catalogue.js';
+import { warmUpGraphcut } from './graphcut/warm-up.js';
 import type { ModelPreset, Shape, TensorSignature } from './presets.js';
 
 export type { Shape, TensorSignature } from './presets.js';
@@ -187,6 +188,7 @@ export async function loadModel(model: string | ModelSpec, options: LoadOptions 
   const started = performance.now();
   const { digest, matched } = await checkedDigest(spec);
   const session = await createSession(spec, settings);
+  if (spec.preset.kind === 'graphcut') warmUpGraphcut(spec.preset.size);
   try {
     const described = { ...describe(spec, session, settings, started), digest, ...(matched ? { matched } : {}) };
     let released = false;

@@ -98,7 +98,7 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   // Both timed their own stages; this lap only moves the mark to now.
   lap();
   const alpha = options.postProcessMask ? await postProcessMask(masked.alpha, image.width, image.height) : masked.alpha;
-  masked.stages.postprocess += lap();
+  masked.stages.postprocess = Math.round((masked.stages.postprocess + lap()) * 100) / 100;
   const png = await encode(image, alpha);
   const encodeMs = lap();
   return { png, width: image.width, height: image.height, inputFormat: image.format, timings: { decode, ...masked.stages, encode: encodeMs } };
