@@ -111,3 +111,14 @@ for (const scene of scenes) {
     assert.ok(iou >= 0.9, `IoU ${iou.toFixed(3)}`);
   });
 }
+
+test('cutout-graphcut: tiny and one-pixel-thin images come back at their size; a uniform image is fully transparent', async () => {
+  for (const [width, height] of [[1, 1], [2, 1], [1, 700], [700, 1], [64, 64]] as const) {
+    const png = await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+    const result = await removeBackground(png, model, { maxImagePixels: 50_000_000 });
+    assert.deepEqual([result.width, result.height], [width, height]);
+    const alpha = await sharp(result.png).extractChannel(3).raw().toBuffer();
+    assert.equal(alpha.length, width * height);
+    if (width === 64) assert.ok(alpha.every((v) => v === 0), 'nothing stands out from a uniform image');
+  }
+});
