@@ -113,13 +113,23 @@ async function referenceTensor(bytes: Buffer, e: Expected): Promise<Float32Array
 /** The mask the stand-in should give for `tensor` under post-processing `post`, at the model's size. */
 function referenceMask(tensor: Float32Array, s: number, post: Expected['post']): Buffer {
   const plane = s * s;
-  const first = Array.from({ length: plane }, (_, p) => MIX[0]! * tensor[p]! + MIX[1]! * tensor[plane + p]! + MIX[2]! * tensor[2 * plane + p]!);
   const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
-  if (post === 'none') return Buffer.from(first.map((v) => Math.round(sigmoid(v) * 255)));
-  const values = post === 'sigmoid-minmax' ? first.map(sigmoid) : first;
-  const lo = values.reduce((a, b) => Math.min(a, b));
-  const hi = values.reduce((a, b) => Math.max(a, b));
-  return Buffer.from(values.map((v) => Math.trunc(((v - lo) / (hi - lo)) * 255)));
+  const values = new Float64Array(plane);
+  for (let p = 0; p < plane; p++) values[p] = MIX[0]! * tensor[p]! + MIX[1]! * tensor[plane + p]! + MIX[2]! * tensor[2 * plane + p]!;
+  const out = Buffer.alloc(plane);
+  if (post === 'none') {
+    for (let p = 0; p < plane; p++) out[p] = Math.round(sigmoid(values[p]!) * 255);
+    return out;
+  }
+  if (post === 'sigmoid-minmax') for (let p = 0; p < plane; p++) values[p] = sigmoid(values[p]!);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  for (let p = 0; p < plane; p++) out[p] = Math.trunc(((values[p]! - lo) / (hi - lo)) * 255);
+  return out;
 }
 
 function maskAtSize(e: Expected, mask: Buffer, s: number, width: number, height: number): Promise<Buffer> {
