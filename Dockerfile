@@ -32,7 +32,7 @@ RUN npx tsc --build shared config web proxy batch predict clients \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf */src */tsconfig.json */*.tsbuildinfo tsconfig.base.json \
  && find . -path ./node_modules -prune -o \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' \) -print0 | xargs -0 rm -f \
- && test -s predict/models/cutout-border.onnx
+ && test -s predict/models/cutout-border.onnx && test -s predict/models/cutout-graphcut-upscale.onnx
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -44,3 +44,12 @@ test('every bad variable is reported together, by name', () => {
     },
   );
 });
+
+test('CUTOUT_MODELS_DIR: ~ is the home folder, relative paths start at the working directory', async () => {
+  const { homedir } = await import('node:os');
+  const { join, resolve } = await import('node:path');
+  assert.equal(loadConfig({}).modelsDir, join(homedir(), '.cutout', 'models'));
+  assert.equal(loadConfig({ CUTOUT_MODELS_DIR: '~/m' }).modelsDir, join(homedir(), 'm'));
+  assert.equal(loadConfig({ CUTOUT_MODELS_DIR: 'rel/models' }).modelsDir, resolve('rel/models'));
+  assert.equal(loadConfig({ CUTOUT_MODELS_DIR: '/abs/models' }).modelsDir, '/abs/models');
+});

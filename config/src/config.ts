@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
 
@@ -17,6 +19,8 @@ export interface Config {
   readonly batchConcurrency: number;
   readonly jobTtlSeconds: number;
   readonly model: string;
+  /** Absolute folder where `MODEL=<preset>` looks for `<preset>.onnx` (CUTOUT_MODELS_DIR, `~` expanded). */
+  readonly modelsDir: string;
   /** onnxruntime threads per inference; 0 lets onnxruntime choose. */
   readonly predictIntraOpThreads: number;
   /** libvips threads per image in sharp; 0 keeps sharp's default. */
@@ -121,6 +125,12 @@ class Reader {
   }
 }
 
+/** A leading `~` is the home folder (as a shell would expand it); relative paths start at the working directory. */
+export function resolveModelsDir(text: string): string {
+  const expanded = text === '~' ? homedir() : /^~[\\/]/.test(text) ? join(homedir(), text.slice(2)) : text;
+  return isAbsolute(expanded) ? expanded : resolve(expanded);
+}
+
 /** Reads and checks every setting; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const r = new Reader(env);
@@ -153,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     batchConcurrency: r.int('BATCH_CONCURRENCY', 1, 1024),
     jobTtlSeconds: r.int('JOB_TTL_SECONDS', 1, 365 * 24 * 60 * 60),
     model: r.string('MODEL'),
+    modelsDir: resolveModelsDir(r.string('CUTOUT_MODELS_DIR')),
     predictIntraOpThreads: r.int('PREDICT_INTRA_OP_THREADS', 0, 256),
     predictSharpConcurrency: r.int('PREDICT_SHARP_CONCURRENCY', 0, 256),
     predictInterOpThreads: r.int('PREDICT_INTER_OP_THREADS', 0, 256),

@@ -10,7 +10,9 @@ export const DEFAULTS = Object.freeze({
   PREDICT_TIMEOUT_MS: 60_000,
   BATCH_CONCURRENCY: 4,
   JOB_TTL_SECONDS: 24 * 60 * 60,
-  MODEL: 'cutout-border',
+  MODEL: 'cutout-graphcut',
+  /** `~` stands for the home folder of the user running the service. */
+  CUTOUT_MODELS_DIR: '~/.cutout/models',
   PREDICT_INTRA_OP_THREADS: 0,
   PREDICT_SHARP_CONCURRENCY: 0,
   PREDICT_INTER_OP_THREADS: 0,

@@ -14,6 +14,8 @@ export {
   type TensorSignature,
   type PixelScale,
   type MaskPostprocess,
+  type ModelKind,
+  type ResizeKernel,
 } from './model/presets.js';
 export {
   InferenceBatcher,
@@ -25,3 +27,6 @@ export {
   type BatchableModel,
   type InferenceResult,
 } from './pipeline/batcher.js';
+export { postProcessMask, postProcessMaskSync } from './pipeline/post-process-mask.js';
+export { pilLanczosResize } from './pipeline/pil-resize.js';
+export { CATALOGUE, catalogueEntry, type CatalogueEntry, type Checksum } from './model/catalogue.js';

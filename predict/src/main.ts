@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('predict');
   let spec: ModelSpec;
   try {
-    spec = parseModelSpec(config.model);
+    spec = parseModelSpec(config.model, { modelsDir: config.modelsDir });
   } catch (error) {
     badModelExit(error);
   }

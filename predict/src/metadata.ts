@@ -43,6 +43,29 @@ function describePassthrough(model: LoadedModel, limits: MetadataLimits, extras:
   };
 }
 
+function resizeText(preset: ModelPreset): string {
+  return preset.resize === 'pil-lanczos' ? "Pillow's LANCZOS (as rembg), re-implemented" : 'lanczos3 (libvips)';
+}
+
+/** Where the model file comes from, under which licence, and the checksum of the file loaded. */
+function provenance(model: LoadedModel): Record<string, unknown> {
+  const { catalogue, digest, matched } = model;
+  const checksum = { size_bytes: digest.size, sha256: digest.sha256, md5: digest.md5 };
+  if (model.source === 'built-in') {
+    return { origin: 'built by this project (predict/src/model/)', licence: 'MIT (this project)', file: model.path, checksum };
+  }
+  if (!catalogue) return { origin: 'a file named in MODEL', licence: 'unknown: see where the file came from', file: model.path, checksum };
+  return {
+    origin: catalogue.origin,
+    licence: catalogue.licence,
+    url: catalogue.url,
+    rembg_session: `rembg/sessions/${catalogue.sessionFile}`,
+    file: model.path,
+    checksum,
+    matched: matched ? { algorithm: matched.algorithm, hex: matched.hex, source: matched.source ?? catalogue.url } : null,
+  };
+}
+
 /** The GET /metadata body: what the model is, its real signature, and how images are fed to it. */
 export function describeModel(model: LoadedModel, limits: MetadataLimits, extras: MetadataExtras = {}): Record<string, unknown> {
   if (isPassthrough(model)) return describePassthrough(model, limits, extras);
@@ -50,13 +73,16 @@ export function describeModel(model: LoadedModel, limits: MetadataLimits, extras
   const threads = (n: number) => (n > 0 ? n : 'onnxruntime default');
   return {
     status: 'ok',
-    model: { name: model.name, preset: preset.name, description: preset.description, source: model.source, load_ms: model.loadMs },
+    model: { name: model.name, preset: preset.name, kind: preset.kind, description: preset.description, source: model.source, load_ms: model.loadMs, ...provenance(model) },
     input: { name: model.inputName, type: 'float32', layout: 'NCHW', shape: model.inputShape },
     output: { name: model.outputName, shape: model.outputShape },
     signature: { inputs: model.inputs, outputs: model.outputs, published: preset.published ?? null },
     preprocessing: {
       colour: 'sRGB RGB, 8-bit, EXIF orientation applied, input alpha dropped',
-      resize: { width: inputSize.width, height: inputSize.height, kernel: 'lanczos3', keep_aspect: false },
+      resize:
+        preset.kind === 'graphcut'
+          ? { long_side: preset.size, kernel: 'lanczos3 (libvips)', keep_aspect: true }
+          : { width: inputSize.width, height: inputSize.height, kernel: resizeText(preset), keep_aspect: false },
       scale: scaleText(preset),
       mean: preset.mean,
       std: preset.std,
@@ -65,7 +91,10 @@ export function describeModel(model: LoadedModel, limits: MetadataLimits, extras
     postprocessing: {
       mask: maskText(preset),
       kind: preset.postprocess,
-      resize: 'lanczos3 back to the input size, joined as alpha onto the input RGB',
+      resize:
+        preset.kind === 'graphcut'
+          ? 'guided-filter coefficients upsampled bilinearly and applied to the full-size photo (ONNX), joined as alpha'
+          : `${resizeText(preset)} back to the input size, joined as alpha onto the input RGB`,
       output: 'PNG, RGBA, 8-bit',
     },
     session: {

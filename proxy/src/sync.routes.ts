@@ -18,14 +18,19 @@ export interface SyncRouteDeps {
 
 /** rembg's own parameters, mapped to ours; alpha matting is refused, its thresholds only matter with it. */
 export function fromRembgFields(fields: Record<string, unknown>, model: string): Record<string, unknown> {
-  const { om, bgc, model: asked, a, af: _af, ab: _ab, ae: _ae, ...rest } = fields;
+  const { om, bgc, ppm, model: asked, a, af: _af, ab: _ab, ae: _ae, ...rest } = fields;
   if (asked !== undefined && asked !== model && !model.startsWith(`${String(asked)}:`)) {
     throw new AppError(400, 'INVALID_OPTION', `model ${JSON.stringify(String(asked).slice(0, 40))} is not served here; this server runs ${JSON.stringify(model)} (leave model out)`);
   }
   if (a !== undefined && !['false', '0', false].includes(a as string | boolean)) {
     throw new AppError(400, 'INVALID_OPTION', 'alpha matting (a=true) is not supported; leave a out');
   }
-  return { ...rest, ...(om === undefined ? {} : { only_mask: om }), ...(bgc === undefined ? {} : { bgcolor: bgc }) };
+  return {
+    ...rest,
+    ...(om === undefined ? {} : { only_mask: om }),
+    ...(bgc === undefined ? {} : { bgcolor: bgc }),
+    ...(ppm === undefined ? {} : { post_process_mask: ppm }),
+  };
 }
 
 /** A failed job answered synchronously: the status its code carries, the error as the body. */

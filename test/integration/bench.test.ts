@@ -11,7 +11,8 @@ function runBench(args: string[]): Promise<{ code: number | null; output: string
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'bench', 'dist', 'main.js'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, REDIS_URL: undefined },
+      // The stack's speed, with the cheapest built-in model, as before cutout-graphcut became the default.
+      env: { ...process.env, REDIS_URL: undefined, MODEL: 'cutout-border' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

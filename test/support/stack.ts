@@ -28,7 +28,8 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
     predictPort: 0,
     // A private Redis even when the developer has REDIS_URL set: tests must not touch real data.
     redisUrl: undefined,
-    env: { REDIS_URL: undefined, REDIS_KEY_PREFIX: options.keyPrefix, LOG_LEVEL: 'warn', ...options.env },
+    // cutout-border, the cheapest built-in model: these tests are about the stack; the default model has its own tests in predict.
+    env: { REDIS_URL: undefined, REDIS_KEY_PREFIX: options.keyPrefix, LOG_LEVEL: 'warn', MODEL: 'cutout-border', ...options.env },
     pretty: false,
     logSink: (line) => {
       logs.push(line);

@@ -86,7 +86,7 @@ async function uploadGroup(cards: Card[], options: UploadOptions): Promise<void>
     cards.forEach((card, i) => {
       const id = group.jobs[i];
       if (id === undefined) return card.reject(new ApiProblem(500, 'INTERNAL', 'the group answer lists fewer jobs than files', undefined));
-      const job: V1Job = { id, status: 'QUEUED', created_at: null, started_at: null, finished_at: null, attempts: 0, options: { format: options.format, only_mask: options.onlyMask, bgcolor: options.bgcolor, priority: 'normal', deadline_s: null, callback_url: null } };
+      const job: V1Job = { id, status: 'QUEUED', created_at: null, started_at: null, finished_at: null, attempts: 0, options: { format: options.format, only_mask: options.onlyMask, bgcolor: options.bgcolor, post_process_mask: false, priority: 'normal', deadline_s: null, callback_url: null } };
       accepted(card, job, group.id);
     });
     downloads.addGroup(group.id, cards);

@@ -33,7 +33,7 @@ function assertModelError(value: string, pattern: RegExp): void {
 }
 
 test('MODEL: an unknown preset, alone or before a path, names the presets', () => {
-  assertModelError('no-such-model', /unknown preset; use one of cutout-border, /);
+  assertModelError('no-such-model', /unknown preset; use one of cutout-graphcut, cutout-border, /);
   assertModelError(`nope:${custom}`, /unknown preset "nope"/);
   assertModelError('', /empty/);
 });
@@ -44,8 +44,16 @@ test('MODEL: a missing file says where it looked', () => {
   assertModelError(`u2net:${missing}`, /no model file/);
 });
 
-test('MODEL: a preset without a shipped file asks for a path', () => {
-  assertModelError('u2net', /MODEL=u2net:\/path\/to\/model\.onnx/);
+test('MODEL: a named model missing from CUTOUT_MODELS_DIR says where it looked and how to get it', () => {
+  const modelsDir = join(dir, 'empty-store');
+  assert.throws(() => parseModelSpec('u2net', { modelsDir }), (error: unknown) => {
+    assert.ok(error instanceof ModelConfigError);
+    assert.match(error.message, new RegExp(`no model file at ${join(modelsDir, 'u2net.onnx')}`));
+    assert.match(error.message, /npx cutout-models pull u2net/);
+    assert.match(error.message, /https:\/\/github\.com\/danielgatis\/rembg\/releases\/download\/v0\.0\.0\/u2net\.onnx/);
+    assert.match(error.message, /md5 60024c5c889badc19c04ad937298a77b/);
+    return true;
+  });
 });
 
 test('MODEL: the default preset resolves to the built-in file from any working directory', () => {

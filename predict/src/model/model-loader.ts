@@ -1,6 +1,9 @@
 import ort from 'onnxruntime-node';
 import type { GraphOptimizationLevel } from '@cutout/config';
-import { ModelConfigError, parseModelSpec, type ModelSpec } from './model-spec.js';
+import { ModelConfigError, parseModelSpec, type ModelSpec, type ParseOptions } from './model-spec.js';
+import { digestFile, manualInstallAdvice, matchingChecksum, type FileDigest } from './model-store.js';
+import type { CatalogueEntry, Checksum } from './catalogue.js';
+import { warmUpGraphcut } from './graphcut/warm-up.js';
 import type { ModelPreset, Shape, TensorSignature } from './presets.js';
 import { isPassthrough, loadPassthrough } from './passthrough.js';
 
@@ -38,8 +41,13 @@ export interface SessionSettings {
 export interface LoadedModel {
   readonly name: string;
   readonly preset: ModelPreset;
-  readonly source: 'built-in' | 'file';
+  readonly source: 'built-in' | 'store' | 'file';
   readonly path: string;
+  /** Size and checksums of the file loaded, read at load time. */
+  readonly digest: FileDigest;
+  /** For a named model from the store: where it comes from, and the published checksum it matched. */
+  readonly catalogue?: CatalogueEntry;
+  readonly matched?: Checksum;
   readonly session: ort.InferenceSession;
   /** The model's first input and first output: the ones fed and read, as rembg does. */
   readonly inputName: string;
@@ -73,6 +81,8 @@ function first(spec: ModelSpec, kind: 'input' | 'output', list: readonly TensorS
 
 /** Checks the input is NCHW with 3 channels and works out the size to resize to. */
 function inputSizeOf(spec: ModelSpec, shape: Shape): { width: number; height: number } {
+  // The graph-cut model's ONNX part is its full-size upscale, not a network fed a resized image.
+  if (spec.preset.kind === 'graphcut') return { width: spec.preset.size, height: spec.preset.size };
   const fix = 'use a model whose input is float32 [batch, 3, height, width]';
   if (shape.length !== 0 && shape.length !== 4) {
     throw new ModelConfigError(spec.value, `the model's input has rank ${shape.length} (shape [${shape.join(', ')}]); ${fix}`);
@@ -126,7 +136,24 @@ async function createSession(spec: ModelSpec, settings: SessionSettings): Promis
   }
 }
 
-function describe(spec: ModelSpec, session: ort.InferenceSession, settings: SessionSettings, started: number): Omit<LoadedModel, 'close'> {
+/**
+ * A named model must be the file its catalogue publishes: a truncated or different file would load
+ * (or not) and cut badly without saying why, so predict refuses it with the way to fix it.
+ */
+async function checkedDigest(spec: ModelSpec): Promise<{ digest: FileDigest; matched?: Checksum }> {
+  const digest = await digestFile(spec.path);
+  if (spec.source !== 'store' || !spec.catalogue) return { digest };
+  const matched = matchingChecksum(digest, spec.catalogue.checksums);
+  if (matched) return { digest, matched };
+  const expected = spec.catalogue.checksums.map((c) => `${c.algorithm} ${c.hex}`).join(' or ');
+  throw new ModelConfigError(
+    spec.value,
+    `${spec.path} is corrupt or not the published file (${digest.size} bytes, sha256 ${digest.sha256}; expected ${expected}); delete it and ` +
+      manualInstallAdvice(spec.modelsDir ?? '', spec.catalogue),
+  );
+}
+
+function describe(spec: ModelSpec, session: ort.InferenceSession, settings: SessionSettings, started: number): Omit<LoadedModel, 'close' | 'digest'> {
   const inputs = signatures(session.inputMetadata);
   const outputs = signatures(session.outputMetadata);
   const input = first(spec, 'input', inputs);
@@ -144,7 +171,8 @@ function describe(spec: ModelSpec, session: ort.InferenceSession, settings: Sess
     inputs,
     outputs,
     inputSize: inputSizeOf(spec, input.shape),
-    supportsBatching: batchIsDynamic(input.shape),
+    supportsBatching: spec.preset.kind === 'onnx' && batchIsDynamic(input.shape),
+    ...(spec.catalogue ? { catalogue: spec.catalogue } : {}),
     settings,
     intraOpThreads: settings.intraOpThreads,
     loadMs: Math.round((performance.now() - started) * 10) / 10,
@@ -155,14 +183,16 @@ function describe(spec: ModelSpec, session: ort.InferenceSession, settings: Sess
  * Parses MODEL (when given as a string), opens one onnxruntime session and checks the model fits
  * its preset. Every problem is a ModelConfigError naming MODEL.
  */
-export async function loadModel(model: string | ModelSpec, options: LoadOptions = {}): Promise<LoadedModel> {
-  const spec = typeof model === 'string' ? parseModelSpec(model) : model;
+export async function loadModel(model: string | ModelSpec, options: LoadOptions & ParseOptions = {}): Promise<LoadedModel> {
+  const spec = typeof model === 'string' ? parseModelSpec(model, options) : model;
   const settings = sessionSettings(options);
   if (isPassthrough(spec)) return loadPassthrough(spec, settings);
   const started = performance.now();
+  const { digest, matched } = await checkedDigest(spec);
   const session = await createSession(spec, settings);
+  if (spec.preset.kind === 'graphcut') warmUpGraphcut(spec.preset.size);
   try {
-    const described = describe(spec, session, settings, started);
+    const described = { ...describe(spec, session, settings, started), digest, ...(matched ? { matched } : {}) };
     let released = false;
     return {
       ...described,

@@ -21,9 +21,9 @@ export function int64Tensor(name: string, values: readonly number[]): onnx.ITens
   return { name, dims: [values.length], dataType: DataType.INT64, rawData: bytes };
 }
 
-export type AttributeValue = number | readonly number[];
+export type AttributeValue = number | readonly number[] | string;
 
-/** A node; attributes are ints unless `floats` names them as floats. */
+/** A node; number attributes are ints unless `floats` names them as floats; strings are strings. */
 export function node(
   opType: string,
   inputs: readonly string[],
@@ -33,6 +33,7 @@ export function node(
 ): onnx.INodeProto {
   const attribute = Object.entries(attributes).map(([name, value]): onnx.IAttributeProto => {
     const isFloat = floats.includes(name);
+    if (typeof value === 'string') return { name, type: AttributeType.STRING, s: Buffer.from(value, 'utf8') };
     if (Array.isArray(value)) {
       return isFloat ? { name, type: AttributeType.FLOATS, floats: [...value] } : { name, type: AttributeType.INTS, ints: [...value] };
     }
@@ -43,9 +44,21 @@ export function node(
 
 /** A float32 graph input or output with its declared shape. */
 export function floatValueInfo(name: string, shape: readonly Dim[]): onnx.IValueInfoProto {
-  const dim = shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
-  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
+  return valueInfo(name, DataType.FLOAT, shape);
 }
+
+/** A uint8 graph input or output (raw 8-bit pixels in, mask bytes out). */
+export function uint8ValueInfo(name: string, shape: readonly Dim[]): onnx.IValueInfoProto {
+  return valueInfo(name, DataType.UINT8, shape);
+}
+
+function valueInfo(name: string, elemType: number, shape: readonly Dim[]): onnx.IValueInfoProto {
+  const dim = shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+  return { name, type: { tensorType: { elemType, shape: { dim } } } };
+}
+
+/** ONNX element types used by Cast's `to`. */
+export const ELEMENT_TYPE = Object.freeze({ float: DataType.FLOAT, uint8: DataType.UINT8 });
 
 export interface ModelParts {
   graphName: string;

@@ -18,6 +18,8 @@ export const PASSTHROUGH_PRESET: ModelPreset = Object.freeze<ModelPreset>({
   mean: [0, 0, 0],
   std: [1, 1, 1],
   postprocess: 'none',
+  kind: 'onnx',
+  resize: 'lanczos3',
 });
 
 export function isPassthrough(model: { readonly preset: ModelPreset }): boolean {
@@ -56,6 +58,8 @@ export function loadPassthrough(spec: ModelSpec, settings: SessionSettings): Loa
     settings,
     intraOpThreads: settings.intraOpThreads,
     loadMs: 0,
+    // No file: an empty digest, so /metadata's checksum section says there is nothing to check.
+    digest: { size: 0, md5: '', sha256: '' },
     close: () => Promise.resolve(),
   };
 }

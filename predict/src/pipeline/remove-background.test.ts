@@ -153,3 +153,13 @@ test('bad bytes: not an image → 415, truncated or corrupt → 422, too many pi
   await assertAppError(cutout(scrambled), 422, 'IMAGE_DECODE_FAILED');
   await assertAppError(cutout(png, 300 * 200 - 1), 422, 'TOO_MANY_PIXELS');
 });
+
+test('postProcessMask: the alpha becomes rembg-style hard 0/255, where without it the edge is soft', async () => {
+  const { rgb, mask } = renderScene(circleScene);
+  const png = await sharp(rgb, { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+  const soft = await sharp((await cutout(png)).bytes).extractChannel(3).raw().toBuffer();
+  const hard = await sharp((await removeBackground(png, model, { maxImagePixels: 50_000_000, postProcessMask: true })).bytes).extractChannel(3).raw().toBuffer();
+  assert.ok(soft.some((v) => v > 0 && v < 255), 'the plain mask has soft values to remove');
+  assert.ok(hard.every((v) => v === 0 || v === 255));
+  assert.ok(maskIou(hard, mask) >= 0.9, `IoU ${maskIou(hard, mask).toFixed(3)}`);
+});

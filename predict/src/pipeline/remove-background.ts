@@ -8,6 +8,9 @@ import { runAlone, type InferenceBatcher, type InferenceResult } from './batcher
 import { encodeOutput, type OutputEncoding } from './output.js';
 import { isPassthrough } from '../model/passthrough.js';
 import { DEFAULT_JOB_OPTIONS, type OutputOptions } from '@cutout/shared/contract';
+import { graphcutAlpha } from './graphcut-stage.js';
+import { postProcessMask } from './post-process-mask.js';
+import { pilLanczosResize } from './pil-resize.js';
 
 /** Milliseconds spent in each stage of one image. */
 export interface StageTimings {
@@ -36,6 +39,8 @@ export interface RemoveBackgroundOptions {
   maxImagePixels: number;
   /** Gathers concurrent images into shared onnxruntime runs; without one, each image runs alone at once. */
   batcher?: InferenceBatcher;
+  /** rembg's post_process_mask: opening, blur and threshold on the mask before it becomes alpha. */
+  postProcessMask?: boolean;
   /** What to produce (CONTRACT §3, §6); default the RGBA PNG cutout. */
   output?: OutputOptions;
   /** How PNG outputs are compressed (OUTPUT_PNG_COMPRESSION). */
@@ -49,9 +54,17 @@ function raw(data: Uint8Array, width: number, height: number, channels: 1 | 3): 
   return sharp(data, { raw: { width, height, channels }, limitInputPixels: false });
 }
 
+/** rembg's presets resize as Pillow does, the built-in ones with libvips (see ResizeKernel). */
+async function resized(data: Uint8Array, width: number, height: number, channels: 1 | 3, to: { width: number; height: number }, model: LoadedModel): Promise<Uint8Array> {
+  if (model.preset.resize === 'pil-lanczos') return pilLanczosResize(data, width, height, channels, to.width, to.height);
+  const out = raw(data, width, height, channels).resize(to.width, to.height, RESIZE);
+  // sharp writes sRGB by default, which would triple a one-band image; keep the single band.
+  return (channels === 1 ? out.extractChannel(0) : out).raw().toBuffer();
+}
+
 async function preprocess(image: DecodedImage, model: LoadedModel): Promise<ort.Tensor> {
   const { width, height } = model.inputSize;
-  const small = await raw(image.rgb, image.width, image.height, 3).resize(width, height, RESIZE).raw().toBuffer();
+  const small = await resized(image.rgb, image.width, image.height, 3, model.inputSize, model);
   return new ort.Tensor('float32', toInputTensor(small, width, height, model.preset), [1, 3, height, width]);
 }
 
@@ -65,9 +78,10 @@ async function postprocess(output: InferenceResult, image: DecodedImage, model: 
   const maskHeight = output.dims.at(-2)!;
   const maskWidth = output.dims.at(-1)!;
   const mask = toMaskBytes(output.data as Float32Array, maskWidth * maskHeight, model.preset);
-  // sharp writes sRGB by default, which would triple a one-band image; keep the single band.
-  return raw(mask, maskWidth, maskHeight, 1).resize(image.width, image.height, RESIZE).extractChannel(0).raw().toBuffer();
+  const alpha = await resized(mask, maskWidth, maskHeight, 1, image, model);
+  return Buffer.from(alpha.buffer, alpha.byteOffset, alpha.byteLength);
 }
+
 
 /**
  * The whole cutout of one image, usable without HTTP: bytes in, RGBA PNG out, with per-stage timings.
@@ -83,21 +97,17 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   };
   const image = await decodeImage(bytes, options.maxImagePixels);
   const decode = lap();
-  let alpha: Buffer;
-  let preprocessMs = 0;
-  let inference = 0;
-  let batchSize = 1;
-  if (isPassthrough(model)) {
-    alpha = Buffer.alloc(image.width * image.height, 255);
-  } else {
-    const input = await preprocess(image, model);
-    preprocessMs = lap();
-    const inferred = await infer(input, model, options.batcher);
-    inference = lap();
-    batchSize = inferred.batchSize;
-    alpha = await postprocess(inferred, image, model);
-  }
-  const postprocessMs = lap();
+  const masked = isPassthrough(model)
+    ? opaqueMask(image)
+    : model.preset.kind === 'graphcut'
+      ? await graphcutMask(image, model)
+      : await onnxMask(image, model, options.batcher, lap);
+  // Both timed their own stages; this lap only moves the mark to now.
+  lap();
+  // Asked for directly, or as the job's post_process_mask option.
+  const clean = options.postProcessMask ?? options.output?.post_process_mask ?? false;
+  const alpha = clean ? await postProcessMask(masked.alpha, image.width, image.height) : masked.alpha;
+  masked.stages.postprocess = Math.round((masked.stages.postprocess + lap()) * 100) / 100;
   const output = await encodeOutput(image, alpha, options.output ?? DEFAULT_JOB_OPTIONS, options.encoding);
   const encodeMs = lap();
   return {
@@ -106,6 +116,30 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
     width: image.width,
     height: image.height,
     inputFormat: image.format,
-    timings: { decode, preprocess: preprocessMs, inference, postprocess: postprocessMs, encode: encodeMs, batchSize },
+    timings: { decode, ...masked.stages, encode: encodeMs },
   };
+}
+
+/** MODEL=passthrough: every pixel kept, no resize, no model. */
+function opaqueMask(image: DecodedImage): { alpha: Buffer; stages: MaskStages } {
+  return { alpha: Buffer.alloc(image.width * image.height, 255), stages: { preprocess: 0, inference: 0, postprocess: 0, batchSize: 1 } };
+}
+
+type MaskStages = Omit<StageTimings, 'decode' | 'encode'>;
+
+/** The mask of a network run by onnxruntime: resize, normalise, infer (maybe batched), post-process. */
+async function onnxMask(image: DecodedImage, model: LoadedModel, batcher: InferenceBatcher | undefined, lap: () => number): Promise<{ alpha: Buffer; stages: MaskStages }> {
+  const input = await preprocess(image, model);
+  const preprocessMs = lap();
+  const output = await infer(input, model, batcher);
+  const inference = lap();
+  const alpha = await postprocess(output, image, model);
+  const postprocessMs = lap();
+  return { alpha, stages: { preprocess: preprocessMs, inference, postprocess: postprocessMs, batchSize: output.batchSize } };
+}
+
+/** The built-in graph cut: its grid, its cut and its full-size upscale stand for the three stages. */
+async function graphcutMask(image: DecodedImage, model: LoadedModel): Promise<{ alpha: Buffer; stages: MaskStages }> {
+  const { alpha, timings } = await graphcutAlpha(image, model);
+  return { alpha, stages: { preprocess: timings.grid, inference: timings.cut, postprocess: timings.upscale, batchSize: 1 } };
 }

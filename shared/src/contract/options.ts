@@ -46,6 +46,7 @@ const OUTPUT_SHAPE = {
   format: z.enum(OUTPUT_FORMATS).default('png').meta({ description: 'png (default) or webp (lossless)' }),
   only_mask: flag.default(false).meta({ description: 'answer the mask alone, as an 8-bit greyscale image' }),
   bgcolor: colour.nullable().default(null),
+  post_process_mask: flag.default(false).meta({ description: "rembg's post_process_mask: a morphological opening, a blur and a threshold that clean the mask's edges" }),
 };
 
 /** The options that shape the output (CONTRACT §3): what predict is told. */
@@ -68,7 +69,15 @@ export const JobOptionsSchema = z
 export type JobOptions = z.output<typeof JobOptionsSchema>;
 export type JobOptionsInput = z.input<typeof JobOptionsSchema>;
 export const OPTION_NAMES = Object.keys(JobOptionsSchema.shape) as (keyof JobOptions)[];
-export const DEFAULT_JOB_OPTIONS: JobOptions = Object.freeze({ format: 'png', only_mask: false, bgcolor: null, priority: 'normal', deadline_s: null, callback_url: null });
+export const DEFAULT_JOB_OPTIONS: JobOptions = Object.freeze({
+  format: 'png',
+  only_mask: false,
+  bgcolor: null,
+  post_process_mask: false,
+  priority: 'normal',
+  deadline_s: null,
+  callback_url: null,
+});
 
 /** The message for one failed option: which one, what was wrong, what it may be. */
 function describeIssue(issue: z.core.$ZodIssue): AppError {
@@ -81,6 +90,7 @@ function describeIssue(issue: z.core.$ZodIssue): AppError {
     format: '"png" or "webp"',
     only_mask: 'true or false',
     bgcolor: '#rrggbb, #rrggbbaa or r,g,b,a (each 0–255)',
+    post_process_mask: 'true or false',
     priority: '"high", "normal" or "low"',
     deadline_s: 'a number of seconds above 0',
     callback_url: 'an absolute http:// or https:// URL',
@@ -111,6 +121,7 @@ export function optionsToQuery(options: OutputOptions): string {
   if (options.format !== 'png') params.set('format', options.format);
   if (options.only_mask) params.set('only_mask', 'true');
   if (options.bgcolor !== null) params.set('bgcolor', options.bgcolor);
+  if (options.post_process_mask) params.set('post_process_mask', 'true');
   const text = params.toString();
   return text === '' ? '' : `?${text}`;
 }

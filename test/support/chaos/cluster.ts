@@ -84,6 +84,8 @@ export class ChaosCluster {
       PROXY_HOST: '127.0.0.1',
       PROXY_PORT: String(proxyPort),
       SHUTDOWN_GRACE_MS: '2000',
+      // The scenarios test the serving stack under faults, not the model: the fastest built-in keeps their 1 s timeouts meaningful.
+      MODEL: 'cutout-border',
       ...this.options.env,
     };
     this.predict = this.#service('predict', 'predict', `${this.predictUrl}/health`);
