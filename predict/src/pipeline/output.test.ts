@@ -67,7 +67,7 @@ test('options are checked: an unknown name or a bad colour is a 400 naming it', 
   assert.throws(() => parseOutputOptions({ colour: 'red' }), (e: { code?: string; message?: string }) => e.code === 'UNKNOWN_OPTION' && /colour/.test(e.message!));
   assert.throws(() => parseOutputOptions({ bgcolor: '#12' }), (e: { code?: string; message?: string }) => e.code === 'INVALID_OPTION' && /bgcolor/.test(e.message!));
   assert.throws(() => parseOutputOptions({ format: 'gif' }), (e: { code?: string }) => e.code === 'INVALID_OPTION');
-  assert.deepEqual(parseOutputOptions({ bgcolor: '#FFAA00', only_mask: 'on' }), { format: 'png', only_mask: true, bgcolor: '#ffaa00ff' });
+  assert.deepEqual(parseOutputOptions({ bgcolor: '#FFAA00', only_mask: 'on' }), { format: 'png', only_mask: true, bgcolor: '#ffaa00ff', post_process_mask: false });
 });
 
 test('fully transparent pixels are written as (0,0,0,0), small images (JS) and large ones (sharp) alike', async () => {

@@ -1,3 +1,4 @@
+import { parseOutputOptions } from '@cutout/shared/contract';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -162,4 +163,7 @@ test('postProcessMask: the alpha becomes rembg-style hard 0/255, where without i
   assert.ok(soft.some((v) => v > 0 && v < 255), 'the plain mask has soft values to remove');
   assert.ok(hard.every((v) => v === 0 || v === 255));
   assert.ok(maskIou(hard, mask) >= 0.9, `IoU ${maskIou(hard, mask).toFixed(3)}`);
+  // The job option (what the APIs and batch send) does the same.
+  const viaOption = await removeBackground(png, model, { maxImagePixels: 50_000_000, output: parseOutputOptions({ post_process_mask: 'true' }) });
+  assert.deepEqual(await sharp(viaOption.bytes).extractChannel(3).raw().toBuffer(), hard);
 });
