@@ -12,6 +12,7 @@ const PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>cutout API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>

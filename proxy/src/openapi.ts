@@ -88,7 +88,7 @@ const OPERATIONS: Operation[] = [
     errors: [...SUBMIT_ERRORS, ...FILE_ERRORS, 'PREDICT_UNAVAILABLE', 'PREDICT_TIMEOUT', 'PREDICT_FAILED', 'WORKER_LOST', 'TOO_MANY_ATTEMPTS'],
   },
   {
-    method: 'post', path: '/api/remove', summary: "rembg's server path: multipart file, om and bgc honoured", tag: 'rembg', bodies: [{ multipart: 'one' }],
+    method: 'post', path: '/api/remove', summary: "rembg's server path: multipart file, om, bgc and ppm honoured", tag: 'rembg', bodies: [{ multipart: 'one' }],
     query: [{ name: 'om', description: 'only mask', type: 'boolean' }, { name: 'bgc', description: 'background colour r,g,b,a' }],
     ok: { 200: { description: 'the cutout', bytes: 'image/png' } },
     errors: [...SUBMIT_ERRORS, ...FILE_ERRORS, 'SYNC_TIMEOUT', 'PREDICT_UNAVAILABLE', 'PREDICT_TIMEOUT', 'PREDICT_FAILED'],
