@@ -81,3 +81,33 @@ export function maskIou(alpha: Uint8Array, mask: Uint8Array, threshold = 128): n
   }
   return either === 0 ? 1 : both / either;
 }
+
+/** The five shapes every model of ours must cut well (IoU ≥ 0.9): plain and gradient backgrounds, several sizes. */
+export const SYNTHETIC_SCENES: readonly (Scene & { label: string })[] = [
+  { label: 'red circle on white, 400×300', width: 400, height: 300, background: plain([255, 255, 255]), shape: circle(200, 150, 90), colour: [220, 30, 30] },
+  { label: 'blue rectangle on grey-green, 320×320', width: 320, height: 320, background: plain([120, 150, 120]), shape: rectangle(60, 90, 250, 230), colour: [20, 40, 200] },
+  {
+    label: 'dark triangle on a horizontal gradient, 500×260',
+    width: 500,
+    height: 260,
+    background: gradient([180, 220, 250], [250, 240, 170], 500, 260, 'horizontal'),
+    shape: polygon([[250, 30], [400, 220], [110, 200]]),
+    colour: [40, 30, 60],
+  },
+  {
+    label: 'orange circle on a vertical gradient, 240×400',
+    width: 240,
+    height: 400,
+    background: gradient([30, 60, 120], [140, 170, 230], 240, 400, 'vertical'),
+    shape: circle(120, 210, 70),
+    colour: [250, 150, 20],
+  },
+  {
+    label: 'green pentagon on a diagonal gradient, 641×479',
+    width: 641,
+    height: 479,
+    background: gradient([240, 240, 240], [120, 120, 140], 641, 479, 'diagonal'),
+    shape: polygon([[320, 80], [470, 200], [420, 380], [220, 380], [170, 200]]),
+    colour: [30, 160, 60],
+  },
+];
