@@ -24,44 +24,54 @@ after(async () => {
   await server.stop();
 });
 
-test('a Redis that persists nothing gets one warning naming appendonly, and none about eviction', async () => {
+test('a Redis that persists nothing and has no memory limit gets a warning for each, with the CONFIG SET that fixes it', async () => {
   const warnings = await checkRedisDurability(admin);
-  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  assert.equal(warnings.length, 2, JSON.stringify(warnings));
   assert.match(warnings[0]!, /persists nothing/);
-  assert.match(warnings[0]!, /appendonly yes/);
+  assert.match(warnings[0]!, /CONFIG SET appendonly yes/);
+  assert.match(warnings[1]!, /maxmemory is 0/);
+  assert.match(warnings[1]!, /CONFIG SET maxmemory/);
 });
 
-test('an append-only Redis with noeviction gets no warning', async () => {
-  const aof = await startRedisServer({ appendOnly: true });
+test('append-only with appendfsync everysec, noeviction and a memory limit gets no warning', async () => {
+  const aof = await startRedisServer({ appendOnly: true, maxmemory: '100mb' });
   const client = await connect(aof.url);
   try {
     assert.deepEqual(await checkRedisDurability(client), []);
+    await client.configSet('appendfsync', 'no');
+    const warnings = await checkRedisDurability(client);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]!, /appendfsync no/);
+    assert.match(warnings[0]!, /CONFIG SET appendfsync everysec/);
   } finally {
     await closeRedisClient(client);
     await aof.stop();
   }
 });
 
-test('an evicting policy is a warning that names the policy and the memory limit; RDB snapshots count as persistence', async () => {
+test('an evicting policy is a warning that names the policy and the memory limit; RDB snapshots alone are one too', async () => {
   await admin.configSet({ 'maxmemory-policy': 'allkeys-lru', maxmemory: '104857600', save: '900 1' });
   try {
     const warnings = await checkRedisDurability(admin);
-    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings.length, 2, JSON.stringify(warnings));
     assert.match(warnings[0]!, /"allkeys-lru"/);
     assert.match(warnings[0]!, /104857600 bytes/);
-    assert.match(warnings[0]!, /noeviction/);
+    assert.match(warnings[0]!, /CONFIG SET maxmemory-policy noeviction/);
+    assert.match(warnings[1]!, /only RDB snapshots/);
+    assert.match(warnings[1]!, /CONFIG SET appendonly yes/);
   } finally {
     await admin.configSet({ 'maxmemory-policy': 'noeviction', maxmemory: '0', save: '' });
   }
 });
 
-test('an evicting policy without a memory limit still warns (the limit may be set later), beside the persistence warning', async () => {
+test('an evicting policy without a memory limit still warns (the limit may be set later), beside the persistence and limit warnings', async () => {
   await admin.configSet('maxmemory-policy', 'volatile-ttl');
   try {
     const warnings = await checkRedisDurability(admin);
-    assert.equal(warnings.length, 2, JSON.stringify(warnings));
+    assert.equal(warnings.length, 3, JSON.stringify(warnings));
     assert.match(warnings[0]!, /"volatile-ttl".*no limit/);
     assert.match(warnings[1]!, /persists nothing/);
+    assert.match(warnings[2]!, /maxmemory is 0/);
   } finally {
     await admin.configSet('maxmemory-policy', 'noeviction');
   }

@@ -5,7 +5,7 @@ export interface DurabilityCheckOptions {
   timeoutMs?: number;
 }
 
-const WANTED = 'maxmemory-policy noeviction, and appendonly yes (or RDB snapshots with save)';
+const WANTED = 'maxmemory-policy noeviction, a maxmemory limit, and appendonly yes with appendfsync everysec or always';
 
 function describeMaxmemory(bytes: number): string {
   return bytes > 0 ? `maxmemory is ${bytes} bytes` : 'maxmemory is 0 (no limit) now, but it may be set later';
@@ -24,9 +24,21 @@ const NO_PERSISTENCE =
   'Redis persists nothing (appendonly no and no save points): a Redis restart loses every queued and running job; ' +
   'turn on the append-only file (CONFIG SET appendonly yes, and appendonly yes in redis.conf) or at least RDB snapshots (save)';
 
+const RDB_ONLY =
+  'Redis persists only RDB snapshots (save points, appendonly no): a restart loses every job accepted since the last snapshot; ' +
+  'turn on the append-only file: CONFIG SET appendonly yes (and appendonly yes in redis.conf)';
+
+const FSYNC_NO =
+  'Redis appends to its AOF with appendfsync no: the OS decides when the file reaches the disk, and a crash can lose many seconds of accepted jobs; ' +
+  'CONFIG SET appendfsync everysec (at most a second lost), or appendfsync always (nothing lost, slower writes)';
+
+const NO_MEMORY_LIMIT =
+  'Redis maxmemory is 0 (no limit): Redis grows until the operating system kills it, and the proxy cannot refuse work for memory before that; ' +
+  'set a limit below the machine\'s memory, e.g. CONFIG SET maxmemory 2gb (and in redis.conf)';
+
 async function readSettings(client: Pick<RedisClient, 'configGet'>): Promise<Record<string, string>> {
   // One parameter per CONFIG GET: Redis before 7.0 accepts only one.
-  const names = ['maxmemory-policy', 'maxmemory', 'appendonly', 'save'];
+  const names = ['maxmemory-policy', 'maxmemory', 'appendonly', 'appendfsync', 'save'];
   const replies = await Promise.all(names.map((name) => client.configGet(name)));
   const settings: Record<string, string> = {};
   for (const reply of replies) for (const [key, value] of Object.entries(reply)) settings[String(key)] = String(value);
@@ -46,8 +58,9 @@ function withTimeout<T>(pending: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Reads the Redis settings that decide whether an accepted job can vanish (eviction, no
- * persistence) and returns one human-readable warning per problem; [] when all is well.
+ * Reads the Redis settings that decide whether an accepted job can vanish (eviction, no or
+ * only snapshot persistence, an AOF the OS flushes when it likes, no memory limit) and returns
+ * one warning per problem, each with the CONFIG SET line that fixes it; [] when all is well.
  * Never throws: when CONFIG is refused (managed Redis often disables it) or Redis does not
  * answer, it returns a single warning saying what to check by hand.
  */
@@ -65,5 +78,8 @@ export async function checkRedisDurability(client: Pick<RedisClient, 'configGet'
   const aof = settings.appendonly!.trim().toLowerCase() === 'yes';
   const rdb = settings.save!.trim() !== '';
   if (!aof && !rdb) warnings.push(NO_PERSISTENCE);
+  if (!aof && rdb) warnings.push(RDB_ONLY);
+  if (aof && settings.appendfsync!.trim().toLowerCase() === 'no') warnings.push(FSYNC_NO);
+  if (!(Number(settings.maxmemory) > 0)) warnings.push(NO_MEMORY_LIMIT);
   return warnings;
 }
