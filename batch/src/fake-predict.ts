@@ -5,7 +5,12 @@ import type { AddressInfo } from 'node:net';
  * A stand-in predict server for tests: speaks predict's raw protocol and can be told how to
  * answer, to inject the faults batch must survive. Not used by the service itself.
  */
-export type FakePredictMode = 'png' | 'reject' | 'fail' | 'hang' | 'loading';
+/**
+ * 'garbage': 200 image/png with a body that is no image; 'reset': the request is read, then the
+ * connection is dropped without an answer (as a predict that crashes on the image); 'trickle': a
+ * 200 whose body arrives a byte every 100 ms and never ends.
+ */
+export type FakePredictMode = 'png' | 'reject' | 'fail' | 'hang' | 'loading' | 'garbage' | 'reset' | 'trickle';
 
 export interface RecordedRequest {
   method: string;
@@ -143,6 +148,19 @@ export class FakePredict {
         return json(res, 503, { status: 'ng', error: { code: 'MODEL_NOT_READY', message: 'the model is still loading' } });
       case 'fail':
         return json(res, 500, { status: 'ng', error: { code: 'INTERNAL', message: 'onnxruntime session crashed' } });
+      case 'garbage':
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': 5 });
+        res.end('hello');
+        return;
+      case 'reset':
+        res.socket?.destroy();
+        return;
+      case 'trickle': {
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': 10_000_000 });
+        const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write('x')), 100);
+        res.once('close', () => clearInterval(timer));
+        return;
+      }
     }
   }
 

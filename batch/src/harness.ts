@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { randomUUID } from 'node:crypto';
 import { createRedisClient, JobRepository, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
 import { createPredictClient } from './predict.client.js';
@@ -75,4 +76,12 @@ export async function enqueue(repo: JobRepository, bytes: Buffer = Buffer.from('
   const id = randomUUID();
   await repo.enqueue({ id, imageBase64: bytes.toString('base64'), format: 'jpeg', width: 4, height: 3, bytes: bytes.length });
   return id;
+}
+
+/**
+ * What a fake predict answers: a real 4×3 PNG, the size `enqueue` records for its inputs, so it
+ * passes the output check batch runs on every answer.
+ */
+export function fakeCutout(): Promise<Buffer> {
+  return sharp({ create: { width: 4, height: 3, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
 }

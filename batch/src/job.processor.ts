@@ -92,7 +92,7 @@ export class JobProcessor {
     const signal = AbortSignal.any([heartbeat.lost, ...(options.shutdown ? [options.shutdown] : []), ...(options.cancelled ? [options.cancelled] : [])]);
     const predictStart = performance.now();
     try {
-      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal, options: job.options });
+      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal, options: job.options, input: job.input });
       return { kind: 'complete', output: output.bytes, predictMs: ms(performance.now() - predictStart), predict: output.timings };
     } catch (error) {
       // Cancelled or reaped: the job is someone else's business now, and nothing is written.

@@ -156,3 +156,37 @@ test('close is idempotent and later calls fail as unavailable', async () => {
   const error = await rejection(c.predict('job-10', jpeg));
   assert.equal(error.code, 'PREDICT_UNAVAILABLE');
 });
+
+const input = { format: 'jpeg', width: 4, height: 3 };
+
+test('an answer that is not the image asked for is PREDICT_BAD_OUTPUT (retryable), never returned as a cutout', async () => {
+  const garbage = await server('garbage');
+  const bad = await rejection(client([garbage.url]).predict('job-bad-1', jpeg, { input }));
+  assert.deepEqual([bad.code, bad.retryable], ['PREDICT_BAD_OUTPUT', true]);
+  assert.match(bad.message, /not an image/);
+  // A real PNG of the wrong size, and a PNG where WebP was asked for, are refused too.
+  const wrongSize = await startFakePredict({ png: await sharp({ create: { width: 9, height: 9, channels: 4, background: '#000' } }).png().toBuffer() });
+  servers.push(wrongSize);
+  assert.match((await rejection(client([wrongSize.url]).predict('job-bad-2', jpeg, { input }))).message, /9×9 image for a 4×3 input/);
+  const ok = await server('png');
+  assert.match((await rejection(client([ok.url]).predict('job-bad-3', jpeg, { input, options: { format: 'webp', only_mask: false, bgcolor: null, post_process_mask: false } }))).message, /instead of image\/webp/);
+  assert.ok((await client([ok.url]).predict('job-good', jpeg, { input })).bytes.equals(png), 'the right image passes');
+});
+
+test('a reset after the request reached predict is the attempt failing, not a reason to send it to the next server', async () => {
+  const crashing = await server('reset');
+  const healthy = await server('png');
+  const c = client([crashing.url, healthy.url]);
+  const failed = await rejection(c.predict('job-poison', jpeg, { input }));
+  assert.deepEqual([failed.code, failed.retryable], ['PREDICT_FAILED', true]);
+  assert.equal(healthy.requests.filter((r) => r.path.startsWith('/predict')).length, 0, 'the poison image never reached the second server');
+  // Refused connections (nothing sent) still fail over.
+  const refused = client([await closedPortUrl(), healthy.url]);
+  assert.ok((await refused.predict('job-failover', jpeg, { input })).bytes.equals(png));
+});
+
+test('PREDICT_TIMEOUT_MS bounds the whole call: a predict that trickles its answer is cut off', { timeout: 20_000 }, async () => {
+  const trickling = await server('trickle');
+  const timedOut = await rejection(client([trickling.url], 800).predict('job-trickle', jpeg, { input }));
+  assert.deepEqual([timedOut.code, timedOut.retryable], ['PREDICT_TIMEOUT', true]);
+});

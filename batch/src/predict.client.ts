@@ -1,6 +1,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type OutputOptions } from '@cutout/shared/contract';
-import { PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
+import { PredictBadOutputError, PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
+import { checkPredictOutput } from './output-check.js';
 import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
 
 export interface PredictClientOptions {
@@ -19,6 +20,8 @@ export interface PredictCallOptions {
   signal?: AbortSignal;
   /** The job's output options; predict produces that form. Default: the RGBA PNG. */
   options?: OutputOptions;
+  /** The input's header facts (as the proxy recorded them): the answer must be an image of that size. */
+  input?: { format: string; width: number; height: number };
 }
 
 /** A cutout and predict's own account of where its time went. */
@@ -37,19 +40,13 @@ export interface PredictServerHealth {
   detail: string;
 }
 
-/** Errors that mean "this server is not there right now": another server may well answer. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+/**
+ * Errors raised before any byte of the request can have reached the server: only then may the
+ * call move on to the next one. A reset after the request went out means the server took it
+ * (and may have crashed on it): trying every other server at once would let one poison image
+ * take all of them down, so that is the attempt's own failure, retried later with backoff.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** Marks an attempt that should move on to the next server. */
@@ -87,7 +84,7 @@ async function readPredictResponse(res: Dispatcher.ResponseData, url: string, ex
     if (statusCode === 200) {
       const type = firstHeader(headers['content-type']);
       if (!type.startsWith(expectedType)) {
-        throw new PredictFailedError(`predict at ${url} answered 200 with content type "${type}" instead of ${expectedType}`, statusCode);
+        throw new PredictBadOutputError(`predict at ${url} answered 200 with content type "${type}" instead of ${expectedType}; the answer was not stored`);
       }
       const bytes = Buffer.from(await body.arrayBuffer());
       return { bytes, timings: predictStageTimings(headers['server-timing']) };
@@ -101,7 +98,9 @@ async function readPredictResponse(res: Dispatcher.ResponseData, url: string, ex
     const said = problem.message === '' ? '' : `: ${problem.message}`;
     throw new PredictFailedError(`predict at ${url} answered ${statusCode}${said}`, statusCode);
   } finally {
-    if (!body.bodyUsed) body.destroy();
+    // A body left unread is dropped; its stream may still report the abort (our deadline firing
+    // later), which nothing else listens for.
+    if (!body.bodyUsed) body.on('error', () => undefined).destroy();
   }
 }
 
@@ -150,18 +149,24 @@ export class PredictClient {
     const url = this.urls[index]!;
     const { signal } = call;
     const options = call.options ?? DEFAULT_JOB_OPTIONS;
+    // One deadline for the whole call: undici's header and body timeouts restart with every byte,
+    // so a predict that trickles its answer would otherwise hold the job (and its lease) forever.
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
     try {
       const res = await this.#pools[index]!.request({
         path: `/predict${optionsToQuery(options)}`,
         method: 'POST',
         body: imageBytes,
         headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId },
-        signal: signal ?? null,
+        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
       });
-      return await readPredictResponse(res, url, outputMediaType(options.format));
+      const output = await readPredictResponse(res, url, outputMediaType(options.format));
+      if (!(output instanceof Unreachable) && call.input) checkPredictOutput(output.bytes, options.format, call.input, url);
+      return output;
     } catch (error) {
       if (error instanceof PredictError) throw error;
       if (signal?.aborted) throw signal.reason;
+      if (deadline.aborted) throw new PredictTimeoutError(`predict at ${url} did not finish answering within ${this.#timeoutMs} ms (PREDICT_TIMEOUT_MS)`);
       const code = errorCode(error);
       const detail = error instanceof Error ? error.message : String(error);
       if (code !== undefined && TIMEOUT_CODES.has(code)) {

@@ -47,3 +47,11 @@ export class PredictFailedError extends PredictError {
     this.name = 'PredictFailedError';
   }
 }
+
+/** Predict answered 200 with something that is not the image asked for: never stored, tried again. */
+export class PredictBadOutputError extends PredictError {
+  constructor(message: string) {
+    super('PREDICT_BAD_OUTPUT', message, true, 200);
+    this.name = 'PredictBadOutputError';
+  }
+}

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedisClient, closeRedisClient, JobRepository, startRedisServer, type RedisClient } from '@cutout/shared';
 import { startFakePredict } from './fake-predict.js';
-import { enqueue, settled, startPool, until } from './harness.js';
+import { enqueue, fakeCutout, settled, startPool, until } from './harness.js';
 import { WaitTurn } from './wait-turn.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -41,7 +41,7 @@ test('one push wakes one worker: of four idle workers one blocks in Redis, and o
   const admin = createRedisClient(own.url, { name: 'test-inspect', onError: () => {} });
   await admin.connect();
   cleanups.push(() => closeRedisClient(admin));
-  const predict = await startFakePredict({ png: Buffer.from('pretend png') });
+  const predict = await startFakePredict({ png: await fakeCutout() });
   cleanups.push(() => predict.close());
   // A repository whose takes are counted, given to the pool in place of its own.
   const prefix = 'wake-one:';

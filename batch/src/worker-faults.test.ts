@@ -15,13 +15,13 @@ import {
   type RedisServerHandle,
 } from '@cutout/shared';
 import { startFakePredict, type FakePredict } from './fake-predict.js';
-import { enqueue, memoryLogger, settled, startPool, until, type PoolSetup, type RunningPool } from './harness.js';
+import { enqueue, fakeCutout, memoryLogger, settled, startPool, until, type PoolSetup, type RunningPool } from './harness.js';
 import { createJobProcessor } from './job.processor.js';
 import { JobWaiter, WaitOverdueError } from './job-waiter.js';
 
 let redisServer: RedisServerHandle;
 let inspect: RedisClient;
-const png = Buffer.from('pretend png');
+const png = await fakeCutout();
 const cleanups: Array<() => Promise<void>> = [];
 
 before(async () => {

@@ -73,7 +73,8 @@ export const ERROR_CATALOGUE = {
   WORKER_LOST: spec(503, true, 'the worker running the job stopped renewing its lease'),
   PREDICT_UNAVAILABLE: spec(503, true, 'no predict server could be reached'),
   PREDICT_TIMEOUT: spec(504, true, 'predict did not answer within PREDICT_TIMEOUT_MS'),
-  PREDICT_FAILED: spec(502, true, 'predict answered 5xx or something that is not an image'),
+  PREDICT_FAILED: spec(502, true, 'predict answered 5xx, or the connection broke after the request was sent'),
+  PREDICT_BAD_OUTPUT: spec(502, true, 'predict answered 200 with something that is not the image asked for (format, size)'),
   CANCELLED: spec(409, false, 'the job was cancelled before it finished (§1 shows it FAILED with this code)'),
   DEADLINE_EXCEEDED: spec(503, true, 'the job was not started within its deadline_s; it never ran'),
 } as const satisfies Record<string, ErrorSpec>;

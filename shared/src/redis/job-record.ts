@@ -105,6 +105,8 @@ export interface TakenJob {
   attempts: number;
   imageBase64: string;
   options: JobOptions;
+  /** What the proxy read from the input's header when it accepted it. */
+  input: { format: string; width: number; height: number };
 }
 
 export interface TakeResult {

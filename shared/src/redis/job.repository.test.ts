@@ -55,7 +55,7 @@ test('take leases the oldest job in one step; complete stores the output once', 
   await repo.enqueue(first);
   await repo.enqueue(second);
   const { job, failed, dropped } = await repo.take('host:1:0');
-  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=', options: DEFAULT_JOB_OPTIONS });
+  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=', options: DEFAULT_JOB_OPTIONS, input: { format: 'png', width: 2, height: 3 } });
   assert.deepEqual([failed, dropped], [[], 0]);
   assert.deepEqual(await redis.lRange('run:job_id_processing', 0, -1), [first.id]);
   const running = await repo.get(first.id);

@@ -9,7 +9,7 @@ export const takeScript = new LuaScript(`
 -- or whose deadline passed before it started ends FAILED (INPUT_EXPIRED, TOO_MANY_ATTEMPTS,
 -- DEADLINE_EXCEEDED) without running.
 -- ARGV[7] worker id   ARGV[8] lease ms   ARGV[9] most ids to look at
--- Returns { {id, token, attempts, input base64, options JSON or ''} or {} when none,
+-- Returns { {id, token, attempts, input base64, options JSON or '', format, width, height} or {} when none,
 --   {failed id, code, ...}, dropped count }.
 ${PRELUDE}
 local now = now_ms()
@@ -26,7 +26,7 @@ for _ = 1, tonumber(ARGV[9]) do
   local id = next_id()
   if not id then break end
   local record, image_in = job_keys(id)
-  local f = redis.call('HMGET', record, 'status', 'attempts', 'options')
+  local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height')
   local attempts = tonumber(f[2] or '0')
   local input = f[1] == 'QUEUED' and redis.call('GET', image_in)
   local deadline = f[1] == 'QUEUED' and tonumber(redis.call('ZSCORE', q.deadlines, id) or '')
@@ -49,7 +49,7 @@ for _ = 1, tonumber(ARGV[9]) do
     redis.call('HSET', record, 'status', 'RUNNING', 'started_at', now,
       'lease_owner', ARGV[7], 'lease_token', token, 'lease_deadline', lease_deadline)
     redis.call('ZADD', q.leases, lease_deadline, id)
-    return { { id, token, attempts, input, f[3] or '' }, failed, dropped }
+    return { { id, token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0' }, failed, dropped }
   end
 end
 return { {}, failed, dropped }
