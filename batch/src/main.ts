@@ -22,6 +22,7 @@ const predict = createPredictClient({
   urls: config.predictUrls,
   timeoutMs: config.predictTimeoutMs,
   connections: config.batchConcurrency,
+  token: config.predictToken,
 });
 const pool = createWorkerPool({
   redis,

@@ -13,6 +13,8 @@ export interface PredictClientOptions {
   connections: number;
   /** Deadline for one `GET /health`; defaults to the smaller of timeoutMs and 5 s. */
   healthTimeoutMs?: number;
+  /** PREDICT_TOKEN, sent on every call when set. */
+  token?: string;
 }
 
 export interface PredictCallOptions {
@@ -90,8 +92,8 @@ async function readPredictResponse(res: Dispatcher.ResponseData, url: string, ex
       return { bytes, timings: predictStageTimings(headers['server-timing']) };
     }
     const problem = await readProblem(body);
-    // 503 is predict still loading its model: a sibling server may be ready.
-    if (statusCode === 503) return new Unreachable(`${url} answered 503 ${problem.code ?? ''} ${problem.message}`.trim());
+    // 503 is predict still loading its model, 429 predict full: a sibling server may take it.
+    if (statusCode === 503 || statusCode === 429) return new Unreachable(`${url} answered ${statusCode} ${problem.code ?? ''} ${problem.message}`.trim());
     if (statusCode >= 400 && statusCode < 500 && problem.code !== null) {
       throw new PredictRejectedError(problem.code, problem.message, statusCode);
     }
@@ -113,6 +115,7 @@ export class PredictClient {
   readonly #pools: Pool[];
   readonly #timeoutMs: number;
   readonly #healthTimeoutMs: number;
+  readonly #auth: Record<string, string>;
   #next = 0;
   #closing: Promise<void> | null = null;
 
@@ -125,6 +128,7 @@ export class PredictClient {
     this.urls = [...options.urls];
     this.#timeoutMs = options.timeoutMs;
     this.#healthTimeoutMs = options.healthTimeoutMs ?? Math.min(options.timeoutMs, 5_000);
+    this.#auth = options.token ? { 'x-predict-token': options.token } : {};
     this.#pools = this.urls.map(
       (url) => new Pool(url, { connections: options.connections, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }),
     );
@@ -157,7 +161,7 @@ export class PredictClient {
         path: `/predict${optionsToQuery(options)}`,
         method: 'POST',
         body: imageBytes,
-        headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId },
+        headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId, ...this.#auth },
         signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
       });
       const output = await readPredictResponse(res, url, outputMediaType(options.format));

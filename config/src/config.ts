@@ -71,6 +71,12 @@ export interface Config {
   readonly callbackTimeoutMs: number;
   /** Host names (lower case) a callback may reach whatever address they resolve to. */
   readonly callbackAllowHosts: readonly string[];
+  /** A request whose headers and body have not arrived by then is answered 408 (proxy and predict). */
+  readonly httpRequestTimeoutMs: number;
+  /** Shared by batch (sends it) and predict (requires it); empty: predict is open. */
+  readonly predictToken: string;
+  /** Requests predict works on at once; past it, 429. */
+  readonly predictMaxInflight: number;
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -193,11 +199,17 @@ export function loadConfig(env: Env = process.env): Config {
     callbackSecret: r.raw('CALLBACK_SECRET') ?? '',
     callbackMaxAttempts: r.int('CALLBACK_MAX_ATTEMPTS', 1, 100),
     callbackTimeoutMs: r.int('CALLBACK_TIMEOUT_MS', 100, 600_000),
+    httpRequestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 1_000, 3_600_000),
+    predictToken: r.raw('PREDICT_TOKEN') ?? '',
+    predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
     callbackAllowHosts: (r.raw('CALLBACK_ALLOW_HOSTS') ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))
       .filter((h) => h !== ''),
   };
+  if (config.predictToken !== '' && config.predictToken.length < MIN_CALLBACK_SECRET_LENGTH) {
+    r.problems.push(`PREDICT_TOKEN: must be at least ${MIN_CALLBACK_SECRET_LENGTH} characters (it is not shown)`);
+  }
   if (config.callbackSecret !== '' && config.callbackSecret.length < MIN_CALLBACK_SECRET_LENGTH) {
     r.problems.push(`CALLBACK_SECRET: must be at least ${MIN_CALLBACK_SECRET_LENGTH} characters (it is not shown)`);
   }

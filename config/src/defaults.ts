@@ -47,6 +47,10 @@ export const DEFAULTS = Object.freeze({
   CALLBACK_MAX_ATTEMPTS: 8,
   CALLBACK_TIMEOUT_MS: 10_000,
   CALLBACK_ALLOW_HOSTS: '',
+  HTTP_REQUEST_TIMEOUT_MS: 30_000,
+  /** Empty: predict takes calls from anyone who can reach it (keep it on a private network). */
+  PREDICT_TOKEN: '',
+  PREDICT_MAX_INFLIGHT: 16,
 });
 
 /** The shortest CALLBACK_SECRET accepted. */

@@ -209,7 +209,11 @@ async function startRedis(stack: Stack, options: StackOptions, config: Config): 
  * On any failure everything already started is stopped before the promise rejects.
  */
 export async function startStack(options: StackOptions = {}): Promise<StackHandle> {
-  const config = options.config ?? loadConfig({ ...(options.baseEnv ?? process.env), ...options.env });
+  const settings = { ...(options.baseEnv ?? process.env), ...options.env };
+  // predict answers anyone who reaches it, around the queue: on one machine it listens on
+  // loopback only, unless PREDICT_HOST says otherwise.
+  const predictHost = settings.PREDICT_HOST?.trim() ? undefined : '127.0.0.1';
+  const config = options.config ?? loadConfig({ ...settings, ...(predictHost ? { PREDICT_HOST: predictHost } : {}) });
   const predictPort = await pickPort(options.predictPort ?? config.predictPort, config.predictHost, 'PREDICT_PORT');
   const proxyPort = await pickPort(options.proxyPort ?? config.proxyPort, config.proxyHost, 'PROXY_PORT');
   const predictUrl = localUrl(config.predictHost, predictPort);
@@ -218,6 +222,7 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
   try {
     const redisUrl = await startRedis(stack, options, config);
     const env = serviceEnv(options, {
+      ...(predictHost ? { PREDICT_HOST: predictHost } : {}),
       REDIS_URL: redisUrl,
       PREDICT_PORT: String(predictPort),
       PROXY_PORT: String(proxyPort),

@@ -3,9 +3,14 @@ import express from 'express';
 import { errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
 import { jsonBodyLimit, predictRoutes, type PredictRouteDeps } from './predict.routes.js';
 import { createFastPredict } from './fast-predict.js';
+import { createGate, type GateOptions } from './gate.js';
+
+const DEFAULT_MAX_INFLIGHT = 16;
 
 export interface AppDeps extends PredictRouteDeps {
   logger: Logger;
+  /** PREDICT_TOKEN and PREDICT_MAX_INFLIGHT; default: open, 16 at once. */
+  gate?: Partial<GateOptions>;
 }
 
 function mib(bytes: number): string {
@@ -27,7 +32,9 @@ export function createApp(deps: AppDeps): RequestListener {
   const bodyLimitHint = `send an image of at most ${mib(deps.maxImageBytes)} (${mib(jsonBodyLimit(deps.maxImageBytes))} as a base64 JSON body)`;
   app.use(errorHandler({ logger: deps.logger, bodyLimitHint }));
   const fast = createFastPredict(deps);
+  const gate = createGate({ token: deps.gate?.token ?? '', maxInflight: deps.gate?.maxInflight ?? DEFAULT_MAX_INFLIGHT });
   return (req, res) => {
+    if (gate(req, res)) return;
     if (!fast(req, res)) app(req, res);
   };
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import sharp from 'sharp';
 import { loadConfigOrExit } from '@cutout/config';
-import { createLogger } from '@cutout/shared';
+import { createLogger, serverLimits } from '@cutout/shared';
 import { createApp } from './app.js';
 import { loadModel, type LoadedModel } from './model/model-loader.js';
 import { InferenceBatcher } from './pipeline/batcher.js';
@@ -57,8 +57,10 @@ async function main(): Promise<void> {
     maxImageBytes: config.maxImageBytes,
     maxImagePixels: config.maxImagePixels,
     pngCompression: config.outputPngCompression,
+    gate: { token: config.predictToken, maxInflight: config.predictMaxInflight },
   });
-  const server = createServer(app);
+  // A request must have arrived whole in time (408 otherwise): a slow sender cannot hold a slot.
+  const server = createServer(serverLimits(config.httpRequestTimeoutMs), app);
   await listen(server, config.predictPort, config.predictHost);
   logger.info('listening', { host: config.predictHost, port: config.predictPort, model: spec.name });
 

@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
-import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository, serverLimits } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { createApp } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
@@ -62,11 +62,14 @@ if (config.apiKeys.length === 0) {
   logger.info('API keys on', { keys: config.apiKeys.map((k) => k.name) });
 }
 
-const server: Server = app.listen(config.proxyPort, config.proxyHost, (error?: Error) => {
-  if (error) {
-    logger.error('proxy could not listen', { host: config.proxyHost, port: config.proxyPort, error: error.message });
-    process.exit(1);
-  }
+// A request must have arrived whole in time (408 otherwise): a client that trickles its headers
+// or body cannot hold a connection and its buffers for long.
+const server: Server = createServer(serverLimits(config.httpRequestTimeoutMs), app);
+server.once('error', (error: Error) => {
+  logger.error('proxy could not listen', { host: config.proxyHost, port: config.proxyPort, error: error.message });
+  process.exit(1);
+});
+server.listen(config.proxyPort, config.proxyHost, () => {
   const address = server.address();
   const port = address && typeof address === 'object' ? address.port : config.proxyPort;
   logger.info('proxy listening', { host: config.proxyHost, port, model: config.model, queue_max_depth: config.queueMaxDepth });

@@ -23,6 +23,7 @@ export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } f
 export { requestContext, type RequestLocals } from './http/request-context.js';
 export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
+export { serverLimits } from './http/server-limits.js';
 export { freePort } from './process/free-port.js';
 export {
   startRedisServer,

@@ -66,6 +66,7 @@ export const ERROR_CATALOGUE = {
   // The services
   REDIS_UNAVAILABLE: spec(503, true, 'Redis cannot be reached or did not answer in time'),
   MODEL_NOT_READY: spec(503, true, 'predict is still loading its model'),
+  PREDICT_BUSY: spec(429, true, 'predict is already working on PREDICT_MAX_INFLIGHT requests'),
   INTERNAL: spec(500, true, 'an unexpected failure; the body carries request_id'),
   // Why a job failed
   INPUT_EXPIRED: spec(410, false, 'the input expired before a worker took the job'),
