@@ -50,6 +50,8 @@ export interface Config {
   readonly reaperIntervalMs: number;
   /** Above this many waiting jobs, POST /start_job answers 429. */
   readonly queueMaxDepth: number;
+  /** Above this share of Redis's maxmemory (0..1), uploads answer 429. */
+  readonly queueMaxMemoryRatio: number;
   readonly deadLetterMax: number;
   /** How long one Redis call may take before a request answers 503. */
   readonly redisCommandTimeoutMs: number;
@@ -107,6 +109,19 @@ class Reader {
     const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${name}=${JSON.stringify(text)}: expected a whole number from ${min} to ${max} (default ${fallback})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  /** A share above 0 and at most 1 ("0.9"). */
+  ratio(name: keyof typeof DEFAULTS): number {
+    const fallback = DEFAULTS[name] as number;
+    const text = this.raw(name);
+    if (text === undefined) return fallback;
+    const value = /^(0?\.\d+|1(\.0*)?)$/.test(text) ? Number(text) : Number.NaN;
+    if (!(value > 0 && value <= 1)) {
+      this.problems.push(`${name}=${JSON.stringify(text)}: expected a share above 0 and at most 1, e.g. 0.9 (default ${fallback})`);
       return fallback;
     }
     return value;
@@ -188,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxDelayMs: r.int('RETRY_MAX_DELAY_MS', 0, 3_600_000),
     reaperIntervalMs: r.int('REAPER_INTERVAL_MS', 50, 3_600_000),
     queueMaxDepth: r.int('QUEUE_MAX_DEPTH', 1, 100_000_000),
+    queueMaxMemoryRatio: r.ratio('QUEUE_MAX_MEMORY_RATIO'),
     deadLetterMax: r.int('DEAD_LETTER_MAX', 1, 10_000_000),
     redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 50, 60_000),
     apiKeys: readApiKeys(r.raw('API_KEYS'), r.raw('API_KEYS_FILE'), r.problems),

@@ -32,6 +32,8 @@ export const DEFAULTS = Object.freeze({
   RETRY_MAX_DELAY_MS: 30_000,
   REAPER_INTERVAL_MS: 1_000,
   QUEUE_MAX_DEPTH: 10_000,
+  /** Share of Redis's maxmemory above which uploads are refused (429). */
+  QUEUE_MAX_MEMORY_RATIO: 0.9,
   DEAD_LETTER_MAX: 1_000,
   REDIS_COMMAND_TIMEOUT_MS: 800,
   API_KEYS: '',

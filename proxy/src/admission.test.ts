@@ -57,3 +57,22 @@ test('a full queue still judges bad input first, and accepts again once a job le
 test('createApp refuses a Retry-After that is not a positive whole number of seconds', async () => {
   await assert.rejects(() => bed.start({ keyPrefix: 'x:', queueFullRetryAfterSeconds: 0.5 }), /queueFullRetryAfterSeconds/);
 });
+
+test('above QUEUE_MAX_MEMORY_RATIO of Redis maxmemory an upload gets 429 QUEUE_FULL and nothing is queued', async () => {
+  const used = Number(/^used_memory:(\d+)/m.exec(await bed.redis.info('memory'))?.[1]);
+  // A limit the Redis is already at 60 % of: a ratio of 0.5 refuses, the default 0.9 admits.
+  await bed.redis.configSet('maxmemory', String(Math.round(used / 0.6)));
+  try {
+    const strict = await bed.start({ keyPrefix: 'mem:', queueMaxMemoryRatio: 0.5 });
+    const refused = await postJson<Reply>(`${strict.url}/start_job`, upload());
+    assert.equal(refused.status, 429, JSON.stringify(refused.body));
+    assert.equal(refused.body.error?.code, 'QUEUE_FULL');
+    assert.match(refused.body.error!.message, /QUEUE_MAX_MEMORY_RATIO/);
+    assert.ok(refused.headers.get('retry-after'));
+    assert.equal(await bed.redis.lLen('mem:job_id'), 0, 'nothing queued');
+    const roomy = await bed.start({ keyPrefix: 'mem2:' });
+    assert.equal((await postJson<Reply>(`${roomy.url}/start_job`, upload())).status, 200);
+  } finally {
+    await bed.redis.configSet('maxmemory', '0');
+  }
+});

@@ -73,6 +73,7 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
       ...(options.maxQueuedPerKey === undefined ? {} : { maxQueuedPerKey: options.maxQueuedPerKey }),
       ...(options.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: options.syncTimeoutMs }),
       ...(options.visionMaxRequests === undefined ? {} : { visionMaxRequests: options.visionMaxRequests }),
+      ...(options.queueMaxMemoryRatio === undefined ? {} : { queueMaxMemoryRatio: options.queueMaxMemoryRatio }),
     });
   } catch (error) {
     await jobDone?.close();

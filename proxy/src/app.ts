@@ -12,6 +12,9 @@ import { v1Routes } from './v1.routes.js';
 import { groupRoutes } from './groups.routes.js';
 import { DEFAULT_GROUP_MAX_IMAGES, GroupService } from './groups.service.js';
 import { DEFAULT_SUBMIT_POLICY, type SubmitPolicy } from './submit-fields.js';
+import { MemoryGuard } from './memory-guard.js';
+
+export const DEFAULT_QUEUE_MAX_MEMORY_RATIO = 0.9;
 import { visionRoutes } from './vision.routes.js';
 import type { JobDoneWaits } from './job-done.listener.js';
 import { jobsRoutes } from './jobs.routes.js';
@@ -55,6 +58,8 @@ export interface ProxyDeps {
   visionMaxRequests?: number;
   /** GROUP_MAX_IMAGES (default 100). */
   groupMaxImages?: number;
+  /** QUEUE_MAX_MEMORY_RATIO (default 0.9): uploads are refused above that share of Redis's maxmemory. */
+  queueMaxMemoryRatio?: number;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
   submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
 }
@@ -92,7 +97,8 @@ export function createApp(deps: ProxyDeps): Express {
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
   const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
   const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
-  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs });
+  const memory = new MemoryGuard({ jobs: deps.jobs, maxRatio: deps.queueMaxMemoryRatio ?? DEFAULT_QUEUE_MAX_MEMORY_RATIO });
+  const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs, memory });
   const groupService = new GroupService({ jobs: jobService, logger: deps.logger, limits: deps.limits, maxImages: deps.groupMaxImages ?? DEFAULT_GROUP_MAX_IMAGES, jobDone: deps.jobDone });
   const keyring = createKeyring(deps.apiKeys ?? []);
   const syncTimeoutMs = deps.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;

@@ -19,6 +19,7 @@ import { toJobView, type JobView } from './job-views.js';
 import { imageTooLarge, jobNotFound, parseJobId } from './jobs.schema.js';
 import type { RawUpload } from './upload.body.js';
 import { DEFAULT_SUBMIT_POLICY, resolveSubmitFields, type SubmitPolicy } from './submit-fields.js';
+import type { MemoryGuard } from './memory-guard.js';
 import { redisUnavailable, type RedisGuard } from './redis-guard.js';
 
 const DEFAULT_SUBMIT_TIMEOUT_MS = 800;
@@ -31,7 +32,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
 
 export interface CheckedUpload {
   bytes: Buffer;
@@ -126,6 +127,8 @@ export interface JobServiceDeps {
   policy?: SubmitPolicy;
   /** REDIS_COMMAND_TIMEOUT_MS: what a submit may wait for Redis, before its upload's transfer time. */
   redisTimeoutMs?: number;
+  /** Admission by Redis's memory (QUEUE_MAX_MEMORY_RATIO); without it only the depth counts. */
+  memory?: MemoryGuard;
 }
 
 /** Redis reads a large upload at no less than this, so its submit gets this much more time. */
@@ -165,6 +168,7 @@ export class JobService {
    * script late therefore writes nothing, and the client's retry runs the image once.
    */
   async enqueueOnce(what: string, payloadBytes: number, enqueue: (notAfter: number) => Promise<EnqueueResult>): Promise<EnqueueResult> {
+    await this.deps.memory?.check(payloadBytes);
     const timeoutMs = (this.deps.redisTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS) + Math.ceil(payloadBytes / UPLOAD_BYTES_PER_MS);
     const notAfter = Date.now() + timeoutMs - Math.min(SUBMIT_MARGIN_MS, timeoutMs / 4);
     return this.deps.guard(what, () => enqueue(notAfter), { timeoutMs });

@@ -48,6 +48,7 @@ const app = createApp({
   syncTimeoutMs: config.syncTimeoutMs,
   visionMaxRequests: config.visionMaxRequests,
   groupMaxImages: config.groupMaxImages,
+  queueMaxMemoryRatio: config.queueMaxMemoryRatio,
   submitPolicy: {
     callbackSecret: config.callbackSecret,
     callbackAllowHosts: new Set(config.callbackAllowHosts),

@@ -332,6 +332,13 @@ export class JobRepository {
     });
   }
 
+  /** Redis's memory use and limit (`INFO memory`); max is 0 when no maxmemory is set. */
+  async memory(): Promise<{ used: number; max: number }> {
+    const info = await this.redis.info('memory');
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { used: field('used_memory'), max: field('maxmemory') };
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }
