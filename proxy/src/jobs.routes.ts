@@ -3,6 +3,7 @@ import type { RequestLocals } from '@cutout/shared';
 import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
 import type { JobService } from './jobs.service.js';
 import { ownerOf } from './auth.js';
+import { writeJobView } from './job-views.js';
 
 /** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
 export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
@@ -25,9 +26,10 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
       await service.waitForEnd(req.params.job_id, waitMs, gone.signal, ownerOf(res));
       if (gone.signal.aborted) return;
     }
-    const view = await service.view(req.params.job_id, ownerOf(res));
-    (res.locals as RequestLocals).jobId = view.job_id;
-    res.json(view);
+    const job = await service.viewBytes(req.params.job_id, ownerOf(res));
+    (res.locals as RequestLocals).jobId = job.record.id;
+    // The images go out as the bytes Redis sent (see writeJobView): no string, no JSON.stringify.
+    writeJobView(res, job, req.method === 'HEAD');
   });
 
   return router;

@@ -1,3 +1,4 @@
+import { RESP_TYPES } from 'redis';
 import type { RedisClient } from './client.js';
 import { groupKeys, jobKeys, queueKeyList, queueKeys, type QueueKeys } from './keys.js';
 import { enqueueGroupScript, enqueueScript } from './scripts/enqueue.js';
@@ -99,6 +100,17 @@ export interface JobRecord {
   /** Where the time went, stored when the job SUCCEEDED; null before, or when none was stored. */
   timings: JobTimings | null;
 }
+
+/** A job's record with its images as Redis holds them: their base64 text as bytes, never made a JS string. */
+export interface JobWithImageBytes {
+  /** The record; its imageInBase64 and imageOutBase64 are null (the bytes are below). */
+  record: JobRecord;
+  imageIn: Buffer | null;
+  imageOut: Buffer | null;
+}
+
+/** node-redis v5 answers bulk strings as Buffers through a client with this type mapping. */
+const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 export interface QueueStats {
   /** Waiting, all priorities together (what QUEUE_MAX_DEPTH counts). */
@@ -280,6 +292,24 @@ export class JobRepository {
     const [hash, imageIn, imageOut] = (await multi.exec()) as unknown as [Record<string, string>, string | null, string | null];
     if (!hash || Object.keys(hash).length === 0) return null;
     return toJobRecord(id, hash, imageIn ?? null, imageOut ?? null);
+  }
+
+  /**
+   * get() with both images, read as Buffers (the base64 text's bytes) in the same transaction:
+   * a megabyte image is then never decoded into a JS string only to be encoded again on the way out.
+   */
+  async getWithImageBytes(id: string): Promise<JobWithImageBytes | null> {
+    const k = this.jobKeys(id);
+    const bytes = this.redis.withTypeMapping(BULK_AS_BUFFER);
+    const [hash, imageIn, imageOut] = (await bytes.multi().hGetAll(k.record).get(k.imageIn).get(k.imageOut).exec()) as unknown as [
+      Record<string, Buffer>,
+      Buffer | null,
+      Buffer | null,
+    ];
+    if (!hash || Object.keys(hash).length === 0) return null;
+    const text: Record<string, string> = {};
+    for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
+    return { record: toJobRecord(id, text, null, null), imageIn: imageIn ?? null, imageOut: imageOut ?? null };
   }
 
   /** A group's record and its jobs' records in order (no images); null when unknown or expired. */
