@@ -14,7 +14,7 @@ import { DEFAULT_GROUP_MAX_IMAGES, GroupService } from './groups.service.js';
 import { DEFAULT_SUBMIT_POLICY, type SubmitPolicy } from './submit-fields.js';
 import { visionRoutes } from './vision.routes.js';
 import type { JobDoneWaits } from './job-done.listener.js';
-import { jobsRoutes } from './jobs.routes.js';
+import { getJobHandler, jobsRoutes } from './jobs.routes.js';
 import { inMiB } from './jobs.schema.js';
 import { JobService, type JobStore, type UploadLimits } from './jobs.service.js';
 import { createRedisGuard } from './redis-guard.js';
@@ -110,6 +110,8 @@ export function createApp(deps: ProxyDeps): Express {
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger));
   app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path) || isPagePath(req.method, req.path)));
+  // The call a polling client makes most, first: no other router defines this path.
+  app.get('/get_job/:job_id', getJobHandler(jobService));
   app.use(statusRoutes(statusService));
   app.use(docsRoutes(buildOpenApiDocument(VERSION)));
   app.use(pageRoutes({ maxImageBytes: deps.limits.maxImageBytes }));

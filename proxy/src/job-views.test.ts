@@ -14,7 +14,9 @@ function recorder() {
     setHeader: (name: string, value: string) => (headers[name.toLowerCase()] = value),
     cork: () => undefined,
     write: (chunk: Buffer | string) => chunks.push(Buffer.from(chunk)),
-    end: () => undefined,
+    end: (chunk?: Buffer | string) => {
+      if (chunk !== undefined) chunks.push(Buffer.from(chunk));
+    },
   };
   return { res: res as unknown as ServerResponse, headers, body: () => Buffer.concat(chunks), status: () => res.statusCode };
 }
@@ -50,6 +52,7 @@ const cases: [string, JobRecord][] = [
   ['succeeded with its input expired', { ...base, imageInBase64: null }],
   ['succeeded, output gone', { ...base, imageOutBase64: null }],
   ['an image that needs escaping', { ...base, imageInBase64: 'ab"c\\d\ne' }],
+  ['a large image, written in pieces', { ...base, imageOutBase64: 'QUJD'.repeat(40_000) }],
 ];
 
 for (const [name, record] of cases) {

@@ -35,9 +35,12 @@ const NEEDS_ESCAPE = [0x22, 0x5c, 0x0a, 0x0d] as const;
 /** An image's base64 bytes as a JSON value: quoted as they are when they need no escaping, else through JSON.stringify. */
 function jsonImage(bytes: Buffer | null): (Buffer | string)[] {
   if (bytes === null) return ['null'];
-  if (NEEDS_ESCAPE.every((b) => bytes.indexOf(b) === -1)) return ['"', bytes, '"'];
-  return [JSON.stringify(bytes.toString())];
+  for (const b of NEEDS_ESCAPE) if (bytes.indexOf(b) !== -1) return [JSON.stringify(bytes.toString())];
+  return ['"', bytes, '"'];
 }
+
+/** Below this an answer goes out as one buffer (one copy is cheaper than a writev of six pieces). */
+const ONE_BUFFER_BELOW = 64 * 1024;
 
 /**
  * §1's get_job answer written in pieces around the two images, as Redis returned them: the same
@@ -56,18 +59,19 @@ export function writeJobView(res: ServerResponse, job: JobWithImageBytes, head =
     ...jsonImage(done ? job.imageOut : null),
     `,${JSON.stringify(rest).slice(1)}`,
   ];
+  const buffers = parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
   let length = 0;
-  for (const part of parts) length += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+  for (const buffer of buffers) length += buffer.length;
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', String(length));
-  if (head) {
+  if (head) res.end();
+  else if (length < ONE_BUFFER_BELOW) res.end(Buffer.concat(buffers, length));
+  else {
+    res.cork();
+    for (const buffer of buffers) res.write(buffer);
     res.end();
-    return;
   }
-  res.cork();
-  for (const part of parts) res.write(part);
-  res.end();
 }
 
 export { resultPath, toV1Job } from '@cutout/shared/contract';
