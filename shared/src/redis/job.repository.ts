@@ -223,7 +223,7 @@ export class JobRepository {
   }
 
   /** Runs a state-changing script with the queue keys and settings every such script takes first. */
-  #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  #run(script: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
     const { keyPrefix, ttlSeconds, deadLetterMax, maxAttempts } = this.#o;
     const common = [keyPrefix, String(ttlSeconds), String(deadLetterMax), this.keys.jobDone, String(maxAttempts), this.keys.jobCancel];
     return script.run(this.redis, [...this.#queueKeys, ...keys], [...common, ...args]);
@@ -429,9 +429,10 @@ export class JobRepository {
 
   /**
    * Stores the output, SUCCEEDED, and the worker's `timings` (queue_wait_ms is added from the
-   * record); false when the claim is no longer the caller's (nothing written).
+   * record); false when the claim is no longer the caller's (nothing written). The output's
+   * base64 may come as a string or as its bytes (a Buffer goes to Redis without being copied).
    */
-  async complete(id: string, token: number, outputBase64: string, timings?: JobTimings): Promise<boolean> {
+  async complete(id: string, token: number, outputBase64: string | Buffer, timings?: JobTimings): Promise<boolean> {
     const k = this.jobKeys(id);
     const reply = await this.#run(completeScript, [k.record, k.imageOut, k.imageIn], [id, String(token), outputBase64, timings ? JSON.stringify(pickJobTimings(timings)) : '']);
     return Number(reply) === 1;
