@@ -134,8 +134,9 @@ function hugeTarget(results: readonly ScenarioResult[]): TargetResult {
   const figures = limits.map(([role, limit]) => ({ label: role, value: huge?.peakMemoryMb[role], unit: 'MiB', pass: (v: number) => v < limit }));
   return combined('24-MP photo (6000×4000 JPEG): peak RSS', 'predict < 1024 MiB, proxy and batch < 256 MiB', figures, () => [
     huge && payloadLine(huge),
-    'predict holds the decoded RGB (72 MB), the mask (24 MB), the RGBA cutout (96 MB) and libvips buffers while encoding',
-    "batch and proxy hold each job's base64 as a JS string and again as the Buffer node-redis or undici writes or reads (the input is tens of MB of base64, the output PNG more); the proxy's JSON.stringify of the get_job answer copies both images once more",
+    `predict (${huge?.scenario.model ? `MODEL=${huge.scenario.model}` : 'the configured MODEL'}) holds the decoded RGB (72 MB), the mask (24 MB), the RGBA cutout (96 MB) and libvips buffers while encoding, plus whatever the model itself needs at 24 MP`,
+    "proxy: get_job reads both images from Redis as Buffers and writes them out as they are (no JS string, no JSON.stringify); what is left is node-redis's RESP decoder, which holds a bulk reply as its socket chunks and then their concatenation (twice the bytes read back), and start_job's body as JSON text, parsed string and decoded bytes; streaming the images from Redis in ranges would be the next step",
+    "batch: predict's answer is read into one Buffer of its Content-Length and the cutout's base64 is made piece by piece into a Buffer node-redis writes as it is; what is left is the cutout PNG and its base64 together (≈ 2.3× the PNG) while the complete script runs, the input's base64 from the take reply and its decoded bytes, and garbage from the previous job that V8 has not collected yet",
   ]);
 }
 
