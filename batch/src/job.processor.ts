@@ -1,6 +1,7 @@
 import type { JobRepository, JobTimings, Logger, RetryResult, TakenJob } from '@cutout/shared';
 import type { PredictCallOptions, PredictOutput } from './predict.client.js';
 import { PredictError } from './predict.errors.js';
+import { base64Bytes } from './base64-bytes.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { retryDelayMs, type RetryPolicy } from './retry-policy.js';
 import { messageOf, sleep } from './timing.js';
@@ -157,7 +158,7 @@ export class JobProcessor {
     const { repository } = this.#d;
     switch (ending.kind) {
       case 'complete':
-        return repository.complete(job.id, job.token, ending.output.toString('base64'), timings);
+        return repository.complete(job.id, job.token, base64Bytes(ending.output), timings);
       case 'fail':
         return repository.fail(job.id, job.token, ending.code, ending.message);
       case 'retry':

@@ -79,6 +79,24 @@ async function readProblem(body: Dispatcher.ResponseData['body']): Promise<{ cod
   return { code: null, message: text.slice(0, 200).trim() };
 }
 
+/**
+ * The body into one Buffer of its Content-Length, copied in as the chunks arrive: a 40 MB cutout
+ * is then held once, not as its chunks and their concatenation at the same time.
+ */
+async function readBytes(body: Dispatcher.ResponseData['body'], contentLength: string, url: string): Promise<Buffer> {
+  const length = Number(contentLength);
+  if (contentLength === '' || !Number.isSafeInteger(length) || length < 0) return Buffer.from(await body.arrayBuffer());
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (at + chunk.length > length) throw new PredictFailedError(`predict at ${url} sent more than its Content-Length of ${length} bytes`, 200);
+    chunk.copy(out, at);
+    at += chunk.length;
+  }
+  if (at !== length) throw new PredictFailedError(`predict at ${url} sent ${at} of its ${length} bytes`, 200);
+  return out;
+}
+
 /** The outcome of a response, once its status is known. The body is always read or destroyed. */
 async function readPredictResponse(res: Dispatcher.ResponseData, url: string, expectedType: string): Promise<PredictOutput | Unreachable> {
   const { statusCode, headers, body } = res;
@@ -88,7 +106,7 @@ async function readPredictResponse(res: Dispatcher.ResponseData, url: string, ex
       if (!type.startsWith(expectedType)) {
         throw new PredictBadOutputError(`predict at ${url} answered 200 with content type "${type}" instead of ${expectedType}; the answer was not stored`);
       }
-      const bytes = Buffer.from(await body.arrayBuffer());
+      const bytes = await readBytes(body, firstHeader(headers['content-length']), url);
       return { bytes, timings: predictStageTimings(headers['server-timing']) };
     }
     const problem = await readProblem(body);

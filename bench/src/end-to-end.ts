@@ -20,7 +20,7 @@ export interface Scenario {
   /** Measure the single-round-trip floors on this stack before its load. */
   floors?: boolean;
   /** Which part of the report it belongs to: the stack's own cost, photos with a model, the 24-MP photo. */
-  section: 'serving' | 'photos' | 'huge';
+  section: 'serving' | 'photos' | 'huge' | 'heavy';
   /** MODEL for this stack (e.g. passthrough); undefined keeps the configured one. */
   model?: string;
   /** How the client reads results; polling waits `pollMs` between get_job calls, as request.py does. */

@@ -5,7 +5,7 @@ import { loadConfig } from '@cutout/config';
 import { runBare } from './bare.js';
 import { runEndToEnd } from './end-to-end.js';
 import { loadImageSets } from './images.js';
-import { heavyModelStatus } from './heavy-model.js';
+import { prepareHeavyModel, runHeavy, type HeavyResult } from './heavy-model.js';
 import { machineFacts } from './machine.js';
 import { barePlan, endToEndPlan, parseArgs, USAGE, UsageError, type BenchOptions } from './plan.js';
 import { bareTable, busyWarning, describeSets, endToEndTable, renderMarkdown, targetsTable, type BenchReport } from './report.js';
@@ -48,6 +48,21 @@ async function bench(options: BenchOptions): Promise<number> {
   const { plans, durationMs } = barePlan(options, config.batchConcurrency);
   const bare = await runBare(config, sets, plans, durationMs, progress);
   const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
+  // The heavy model: IS-Net from the npm package's cache, bare and end to end; the quick run skips it.
+  let heavy: HeavyResult | string = 'skipped in --quick mode';
+  if (!options.quick) {
+    const prepared = await prepareHeavyModel(progress);
+    if ('skipped' in prepared) heavy = prepared.skipped;
+    else {
+      try {
+        heavy = await runHeavy(prepared.path, sets, { logLevel: options.logLevel, progress, durationMs: 45_000, maxMs: options.jobs !== undefined ? 600_000 : 45_000 });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        errors.push({ id: 'heavy', error: message });
+        heavy = `failed: ${message.split('\n')[0]}`;
+      }
+    }
+  }
   const report: BenchReport = {
     date: new Date().toISOString().slice(0, 10),
     mode: options.quick ? 'quick' : 'full',
@@ -67,9 +82,10 @@ async function bench(options: BenchOptions): Promise<number> {
     imageSets: describeSets(sets),
     bare,
     endToEnd: results,
+    heavy: typeof heavy === 'string' ? undefined : heavy,
     errors,
     comparison: compare(bare, results),
-    targets: evaluateTargets(bare, results, machine.cores, heavyModelStatus()),
+    targets: evaluateTargets(bare, results, machine.cores, heavy),
     durationSeconds: round((performance.now() - started) / 1000, 1),
   };
   printSummary(report);

@@ -1,5 +1,6 @@
 import type { BareResult } from './bare.js';
 import type { ScenarioResult } from './end-to-end.js';
+import type { HeavyResult } from './heavy-model.js';
 import type { ImageSet, ImageSetName } from './images.js';
 import type { MachineFacts } from './machine.js';
 import { STAGES } from './stages.js';
@@ -15,6 +16,8 @@ export interface BenchReport {
   imageSets: Record<ImageSetName, { description: string; images: { name: string; width: number; height: number; bytes: number }[] }>;
   bare: BareResult | undefined;
   endToEnd: ScenarioResult[];
+  /** IS-Net bare and end to end, batching on and off; undefined when it did not run. */
+  heavy: HeavyResult | undefined;
   errors: { id: string; error: string }[];
   comparison: Comparison;
   targets: TargetResult[];
@@ -30,7 +33,7 @@ export function describeSets(sets: Record<ImageSetName, ImageSet>): BenchReport[
 }
 
 const label = (r: ScenarioResult) =>
-  `${r.scenario.set}${r.scenario.model ? ` ${r.scenario.model}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
+  `${r.scenario.set}${r.scenario.model ? ` ${r.scenario.model.split(':')[0]}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
 
 /** The stack's own cost: CPU ms per job of each service and in all (the bench client apart), jobs/s, p50/p99. */
 function servingTable(results: readonly ScenarioResult[]): string {
@@ -111,6 +114,19 @@ function batchingTable(results: readonly ScenarioResult[]): string {
   );
 }
 
+function heavySection(heavy: HeavyResult | undefined): string {
+  if (!heavy) return '_Not run (see the targets)._';
+  const rows = heavy.runs.map((r) => [
+    String(r.maxBatch), String(heavy.concurrency), `${r.bareRate} (${r.bare.images})`, `${r.endToEndRate} (${r.endToEnd.load.jobs})`, `${(r.ratio * 100).toFixed(1)} %`,
+    cell(r.bare.latency.p50), cell(r.endToEnd.load.latency.p50), cell(r.bare.meanBatchSize), cell(r.endToEnd.stages.meanBatchSize),
+    cell(r.bare.stagesMs.inference), cell(r.endToEnd.stages.meanMs.predict_inference_ms), cell(r.bareCpuMsPerImage), cell(r.endToEndCpuMsPerJob), `${cell(r.bare.otherCores)} / ${cell(r.endToEnd.cpu.otherCores)}`,
+  ]);
+  return `Model: ${heavy.model}, on the test photos.\n\n${table(
+    ['PREDICT_MAX_BATCH', 'C', 'bare images/s (images)', 'e2e jobs/s (jobs)', 'e2e / bare', 'bare p50 ms', 'e2e p50 ms', 'bare mean batch', 'e2e mean batch', 'bare inference ms', 'e2e inference ms', 'bare CPU ms/image', 'e2e CPU ms/job', 'other cores bare / e2e'],
+    rows,
+  )}\n\nThe end-to-end runs also appear in the tables below (stages, CPU, memory) as \`photo isnet-general-use:…\`.`;
+}
+
 function floorsSection(results: readonly ScenarioResult[]): string {
   const floors = results.find((r) => r.floors)?.floors;
   if (!floors) return '_Not measured._';
@@ -164,6 +180,7 @@ export function renderMarkdown(report: BenchReport): string {
   const sets = Object.values(report.imageSets).map((s) => `- ${s.description}`).join('\n');
   const busy = busyWarning(report);
   const warning = busy ? `\n\n**Warning:** ${busy}` : '';
+  const allRuns = [...report.endToEnd, ...(report.heavy?.runs.map((r) => r.endToEnd) ?? [])];
   const parts = [
     `# cutout benchmark, ${report.date}${report.mode === 'quick' ? ' (quick mode: small N, few configurations)' : ''}`,
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, redis-server ${m.redisServer}; commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' / ')}; the whole run took ${report.durationSeconds} s.${warning}`,
@@ -173,12 +190,13 @@ export function renderMarkdown(report: BenchReport): string {
     `### What bounds each missed target\n\n${boundsSection(report.targets)}`,
     `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted.`,
     `## Bare: the predict pipeline in one process\n\n${report.bare ? bareTable(report.bare) : '_Not run._'}\n\nStage columns are mean ms per image; "batch" is the mean number of images per onnxruntime run. ${bareBatching(report.bare)}`,
-    `## End to end: the whole stack through the job API\n\n${endToEndTable(report.endToEnd, report.bare)}`,
+    `## End to end: the whole stack through the job API\n\n${endToEndTable(allRuns, report.bare)}`,
     `## End to end against bare\n\n${comparisonSection(report.comparison)}`,
-    `## Where the time goes (per-stage breakdown)\n\n${stageTable(report.endToEnd)}`,
+    `## Where the time goes (per-stage breakdown)\n\n${stageTable(allRuns)}`,
+    `## Heavy model: IS-Net, bare and end to end\n\n${heavySection(report.heavy)}`,
     `## Batching on and off\n\n${batchingTable(report.endToEnd)}`,
-    `## CPU share during each run\n\n${cpuTable(report.endToEnd)}\n\nAll processes share ${m.cores} cores: the bench client, proxy, batch, predict and Redis. "Other processes" is machine-wide busy time (/proc/stat) that none of them accounts for: anything else running on the machine during the measurement, which makes the figures pessimistic when it is not near 0.`,
-    `## Peak memory (VmHWM) of each process\n\n${memoryTable(report.endToEnd)}`,
+    `## CPU share during each run\n\n${cpuTable(allRuns)}\n\nAll processes share ${m.cores} cores: the bench client, proxy, batch, predict and Redis. "Other processes" is machine-wide busy time (/proc/stat) that none of them accounts for: anything else running on the machine during the measurement, which makes the figures pessimistic when it is not near 0.`,
+    `## Peak memory (VmHWM) of each process\n\n${memoryTable(allRuns)}`,
     `## Single-request floor on this machine\n\n${floorsSection(report.endToEnd)}`,
     `## Method\n\n${METHOD}`,
   ];

@@ -17,7 +17,7 @@ import { MemoryGuard } from './memory-guard.js';
 export const DEFAULT_QUEUE_MAX_MEMORY_RATIO = 0.9;
 import { visionRoutes } from './vision.routes.js';
 import type { JobDoneWaits } from './job-done.listener.js';
-import { jobsRoutes } from './jobs.routes.js';
+import { getJobHandler, jobsRoutes } from './jobs.routes.js';
 import { inMiB } from './jobs.schema.js';
 import { JobService, type JobStore, type UploadLimits } from './jobs.service.js';
 import { createRedisGuard } from './redis-guard.js';
@@ -116,6 +116,8 @@ export function createApp(deps: ProxyDeps): Express {
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger));
   app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path) || isPagePath(req.method, req.path)));
+  // The call a polling client makes most, first: no other router defines this path.
+  app.get('/get_job/:job_id', getJobHandler(jobService));
   app.use(statusRoutes(statusService));
   app.use(docsRoutes(buildOpenApiDocument(VERSION)));
   app.use(pageRoutes({ maxImageBytes: deps.limits.maxImageBytes }));

@@ -3,6 +3,7 @@ import type { RequestLocals } from '@cutout/shared';
 import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
 import type { JobService } from './jobs.service.js';
 import { ownerOf } from './auth.js';
+import { writeJobView } from './job-views.js';
 
 /** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
 export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
@@ -16,7 +17,17 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
     res.json({ status: 'ok', job_id: started.jobId, job_status: 'QUEUED' });
   });
 
-  router.get('/get_job/:job_id', async (req: Request<{ job_id: string }>, res: Response) => {
+  router.get('/get_job/:job_id', getJobHandler(service));
+
+  return router;
+}
+
+/**
+ * GET /get_job/:job_id, with the optional long poll. The app mounts it ahead of its other
+ * routers: the busiest call of a polling client then skips their route matching.
+ */
+export function getJobHandler(service: JobService) {
+  return async (req: Request<{ job_id: string }>, res: Response) => {
     const waitMs = parseWait(req.query.wait);
     if (waitMs > 0) {
       // 'close' before an answer was sent means the client went away: stop waiting for it.
@@ -25,10 +36,9 @@ export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
       await service.waitForEnd(req.params.job_id, waitMs, gone.signal, ownerOf(res));
       if (gone.signal.aborted) return;
     }
-    const view = await service.view(req.params.job_id, ownerOf(res));
-    (res.locals as RequestLocals).jobId = view.job_id;
-    res.json(view);
-  });
-
-  return router;
+    const job = await service.viewBytes(req.params.job_id, ownerOf(res));
+    (res.locals as RequestLocals).jobId = job.record.id;
+    // The images go out as the bytes Redis sent (see writeJobView): no string, no JSON.stringify.
+    writeJobView(res, job, req.method === 'HEAD');
+  };
 }

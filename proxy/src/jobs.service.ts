@@ -9,6 +9,7 @@ import {
   type EnqueueResult,
   type JobRecord,
   type JobRepository,
+  type JobWithImageBytes,
   type Logger,
 } from '@cutout/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +33,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getWithImageBytes' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
 
 export interface CheckedUpload {
   bytes: Buffer;
@@ -260,6 +261,17 @@ export class JobService {
   /** §1's view of the job, with both images. */
   async view(rawId: string, owner: Owner = null): Promise<JobView> {
     return toJobView(await this.record(rawId, owner, { withImages: true }));
+  }
+
+  /**
+   * §1's view as Redis holds it: the record and both images' base64 as bytes, for writeJobView;
+   * the same 404s as record().
+   */
+  async viewBytes(rawId: string, owner: Owner = null): Promise<JobWithImageBytes> {
+    const id = parseJobId(rawId);
+    const job = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.getWithImageBytes(id));
+    if (job === null || (owner !== null && job.record.owner !== owner)) throw jobNotFound();
+    return job;
   }
 
   /** The output bytes of a SUCCEEDED job; 409 while it is not finished or when it failed. */

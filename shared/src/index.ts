@@ -7,6 +7,7 @@ export { queueKeys, jobKeys, JOB_KEY_SUFFIXES, type QueueKeys, type JobKeys } fr
 export {
   JobRepository,
   type JobRecord,
+  type JobWithImageBytes,
   type NewJob,
   type NewImage,
   type SubmitFields,

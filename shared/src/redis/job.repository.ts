@@ -1,3 +1,4 @@
+import { RESP_TYPES } from 'redis';
 import type { RedisClient } from './client.js';
 import { groupKeys, jobKeys, queueKeyList, queueKeys, type QueueKeys } from './keys.js';
 import { enqueueGroupScript, enqueueScript } from './scripts/enqueue.js';
@@ -37,6 +38,17 @@ function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new Error(`JobRepository ${name} must be a whole number from 1, got ${value}`);
 }
 
+/** A job's record with its images as Redis holds them: their base64 text as bytes, never made a JS string. */
+export interface JobWithImageBytes {
+  /** The record; its imageInBase64 and imageOutBase64 are null (the bytes are below). */
+  record: JobRecord;
+  imageIn: Buffer | null;
+  imageOut: Buffer | null;
+}
+
+/** node-redis v5 answers bulk strings as Buffers through a client with this type mapping. */
+const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
 /** The only code that reads or writes job state in Redis. */
 export class JobRepository {
   readonly keys: QueueKeys;
@@ -68,7 +80,7 @@ export class JobRepository {
   }
 
   /** Runs a state-changing script with the queue keys and settings every such script takes first. */
-  #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  #run(script: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
     const { keyPrefix, ttlSeconds, deadLetterMax, maxAttempts } = this.#o;
     const common = [keyPrefix, String(ttlSeconds), String(deadLetterMax), this.keys.jobDone, String(maxAttempts), this.keys.jobCancel];
     return script.run(this.redis, [...this.#queueKeys, ...keys], [...common, ...args]);
@@ -137,6 +149,24 @@ export class JobRepository {
     const [hash, imageIn, imageOut] = (await multi.exec()) as unknown as [Record<string, string>, string | null, string | null];
     if (!hash || Object.keys(hash).length === 0) return null;
     return toJobRecord(id, hash, imageIn ?? null, imageOut ?? null);
+  }
+
+  /**
+   * get() with both images, read as Buffers (the base64 text's bytes) in the same transaction:
+   * a megabyte image is then never decoded into a JS string only to be encoded again on the way out.
+   */
+  async getWithImageBytes(id: string): Promise<JobWithImageBytes | null> {
+    const k = this.jobKeys(id);
+    const bytes = this.redis.withTypeMapping(BULK_AS_BUFFER);
+    const [hash, imageIn, imageOut] = (await bytes.multi().hGetAll(k.record).get(k.imageIn).get(k.imageOut).exec()) as unknown as [
+      Record<string, Buffer>,
+      Buffer | null,
+      Buffer | null,
+    ];
+    if (!hash || Object.keys(hash).length === 0) return null;
+    const text: Record<string, string> = {};
+    for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
+    return { record: toJobRecord(id, text, null, null), imageIn: imageIn ?? null, imageOut: imageOut ?? null };
   }
 
   /** A group's record and its jobs' records in order (no images); null when unknown or expired. */
@@ -263,9 +293,10 @@ export class JobRepository {
 
   /**
    * Stores the output, SUCCEEDED, and the worker's `timings` (queue_wait_ms is added from the
-   * record); false when the claim is no longer the caller's (nothing written).
+   * record); false when the claim is no longer the caller's (nothing written). The output's
+   * base64 may come as a string or as its bytes (a Buffer goes to Redis without being copied).
    */
-  async complete(id: string, token: number, outputBase64: string, timings?: JobTimings): Promise<boolean> {
+  async complete(id: string, token: number, outputBase64: string | Buffer, timings?: JobTimings): Promise<boolean> {
     const k = this.jobKeys(id);
     const reply = await this.#run(completeScript, [k.record, k.imageOut, k.imageIn], [id, String(token), outputBase64, timings ? JSON.stringify(pickJobTimings(timings)) : '']);
     return Number(reply) === 1;

@@ -9,7 +9,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
+  async run(client: RedisClient, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalSha(this.sha, { keys, arguments: args });
     } catch (error) {
