@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { AppError, JOB_ID_PATTERN, errorBody, mediaTypeOf, RAW_IMAGE_TYPES, type Logger } from '@cutout/shared';
-import { parseJobOptions } from '@cutout/shared/contract';
+import { parseOutputOptions } from '@cutout/shared/contract';
 import { removeBackground } from './pipeline/remove-background.js';
 import { serverTiming, type PredictRouteDeps } from './predict.routes.js';
 
@@ -70,7 +70,7 @@ export function createFastPredict(deps: FastPredictDeps): (req: IncomingMessage,
     if (!bytes) return void res.destroy();
     try {
       const query = parseQuery((req.url ?? '').split('?')[1] ?? '');
-      const options = parseJobOptions(query);
+      const options = parseOutputOptions(query);
       const result = await removeBackground(bytes, deps.model()!, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options, encoding });
       send(res, 200, result.mediaType, result.bytes, { ...headers, 'Server-Timing': serverTiming(result.timings) });
     } catch (error) {
