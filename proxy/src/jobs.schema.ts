@@ -67,7 +67,11 @@ export function jsonBody(maxImageBytes: number, images = 1): RequestHandler {
     }
     parse(req, res, (error?: unknown) => {
       const type = error && typeof error === 'object' && 'type' in error ? error.type : undefined;
-      next(type === 'entity.too.large' ? imageTooLarge(maxImageBytes) : error);
+      if (type !== 'entity.too.large') return next(error);
+      // A body of no declared length that ran past the limit: body-parser stopped reading, and
+      // Node would read the rest (of any size) to keep the connection; close it after the answer.
+      if (req.get('content-length') === undefined) res.setHeader('Connection', 'close');
+      next(imageTooLarge(maxImageBytes));
     });
   };
 }
