@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../request/args.js';
+import { readFlags, UsageError } from '../cli/flags.js';
 
 export { UsageError };
 
@@ -92,18 +91,10 @@ function apiOf(text: string): ApiName {
   throw new UsageError(`--api ${JSON.stringify(text)}: expected one of ${APIS.join(', ')}`);
 }
 
-function readFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    const message = error instanceof Error ? error.message.replace(/\s*To specify a positional argument.*$/s, '') : String(error);
-    throw new UsageError(message);
-  }
-}
 
 /** Parses argv (without node and the script); throws UsageError for unknown flags and bad values. */
 export function parseLoadArgs(argv: readonly string[], cwdHasInImages = existsSync('in_images')): ParsedLoadArgs {
-  const v = readFlags(argv);
+  const v = readFlags(argv, FLAGS);
   if (v.help) return { help: true };
   const group = v.group === undefined ? undefined : whole('--group', v.group, 1, 10_000);
   const api = apiOf(v.api);

@@ -1,7 +1,6 @@
-/** A command line that cannot work; main prints it with a hint to --help and exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from '../cli/flags.js';
+
+export { UsageError };
 
 export type ModelsCommand =
   | { readonly command: 'help' }

@@ -1,4 +1,6 @@
-import { parseArgs } from 'node:util';
+import { readFlags, UsageError } from '../cli/flags.js';
+
+export { UsageError };
 
 /** What the CLI was asked to do, checked and converted to the units the runner uses. */
 export interface RequestOptions {
@@ -14,13 +16,6 @@ export interface RequestOptions {
 
 export type ParsedArgs = { help: true } | { help: false; options: RequestOptions };
 
-/** A mistake on the command line: main prints it with a hint and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 export const USAGE = `Usage: cutout-request [options]
 
@@ -76,19 +71,10 @@ function nonEmpty(flag: string, text: string): string {
   return text;
 }
 
-function readFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    // parseArgs' own messages name the flag; drop its advice about "--", which does not apply here.
-    const message = error instanceof Error ? error.message.replace(/\s*To specify a positional argument.*$/s, '') : String(error);
-    throw new UsageError(message);
-  }
-}
 
 /** Parses argv (without node and the script); throws UsageError for unknown flags and bad values. */
 export function parseRequestArgs(argv: readonly string[]): ParsedArgs {
-  const values = readFlags(argv);
+  const values = readFlags(argv, FLAGS);
   if (values.help) return { help: true };
   return {
     help: false,
