@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { parseJobOptions, type JobOptions } from '@cutout/shared/contract';
 import type { RequestLocals } from '@cutout/shared';
 import { checkRawUpload, type CheckedUpload, type JobResult, type UploadLimits } from './jobs.service.js';
+import { ifNoneMatchHits } from './etag.js';
 import { readUpload, type UploadFormsOptions } from './upload.body.js';
 
 /** Aborts when the client goes away before its answer was sent ('close' first). */
@@ -18,7 +19,7 @@ export const NOT_FINISHED_RETRY_AFTER_S = 1;
 export function sendResult(req: Request, res: Response, result: JobResult): void {
   res.setHeader('ETag', result.etag);
   res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
-  if (req.get('if-none-match') === result.etag) {
+  if (ifNoneMatchHits(req.get('if-none-match'), result.etag)) {
     res.status(304).end();
     return;
   }

@@ -222,6 +222,10 @@ test('POST /v1/jobs multipart through fetch (FormData, field "file"): 202 + Loca
   assert.equal(again.status, 304);
   assert.equal((await again.arrayBuffer()).byteLength, 0, 'a 304 has no body');
   assert.equal(again.headers.get('etag'), etag);
+  // Caches send lists and weak tags (RFC 9110 §13.1.2): still the same result.
+  const listed = await fetch(`${stack.proxyUrl}${done.result_url}`, { headers: { ...token, 'if-none-match': `"stale", W/${etag}` } });
+  assert.equal(listed.status, 304, 'a list holding the weak form of the tag');
+  await listed.arrayBuffer();
 
   // The result is stored once: §1's view carries the same bytes as base64.
   const reference = (await (await fetch(`${stack.proxyUrl}/get_job/${job.id}`, { headers: token })).json()) as { status: string; img_out_base64: string };
