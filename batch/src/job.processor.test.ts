@@ -90,7 +90,7 @@ test('a lease lost while predict runs aborts the call and writes nothing', async
   assert.deepEqual(await processor.process(job, { worker: 'w' }), { outcome: 'lost' });
   assert.equal(aborted, true);
   const record = await repo.get(job.id);
-  assert.deepEqual([record?.status, record?.lease?.token, record?.imageOutBase64], ['RUNNING', 99, null], 'nothing written');
+  assert.deepEqual([record?.status, record?.lease?.token, record?.imageOutBase64], ['RUNNING', '99', null], 'nothing written');
   assert.ok(lines.some((l) => l.message === 'lease lost' && l.job_id === job.id && l.lease_token === job.token));
 });
 

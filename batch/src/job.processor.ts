@@ -158,13 +158,13 @@ export class JobProcessor {
     const { repository } = this.#d;
     switch (ending.kind) {
       case 'complete':
-        return repository.complete(job.id, job.token, base64Bytes(ending.output), timings);
+        return repository.complete(job, job.token, base64Bytes(ending.output), timings);
       case 'fail':
-        return repository.fail(job.id, job.token, ending.code, ending.message);
+        return repository.fail(job, job.token, ending.code, ending.message);
       case 'retry':
-        return repository.retry(job.id, job.token, ending.code, ending.message, delayMs);
+        return repository.retry(job, job.token, ending.code, ending.message, delayMs);
       case 'release':
-        return repository.release(job.id, job.token);
+        return repository.release(job, job.token);
     }
   }
 

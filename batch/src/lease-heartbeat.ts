@@ -69,7 +69,7 @@ export class LeaseHeartbeat {
     const { repository, logger, job, worker } = this.#o;
     const sentAt = performance.now();
     try {
-      const held = await repository.renew(job.id, job.token);
+      const held = await repository.renew(job, job.token);
       if (held) {
         this.#deadline = sentAt + repository.leaseMs;
         if (this.#failures > 0) logger.info('lease renewed again', { job_id: job.id, lease_token: job.token, failed_renewals: this.#failures });

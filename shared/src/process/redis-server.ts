@@ -14,6 +14,8 @@ export interface RedisServerOptions {
   /** Where data lives; a fresh temporary directory when not given. */
   dir?: string;
   binary?: string;
+  /** More redis-server arguments, e.g. ['--cluster-enabled', 'yes'] (after the defaults, so they win). */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServerHandle {
@@ -87,6 +89,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
   args.push('--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
   if (options.maxmemory !== undefined) args.push('--maxmemory', options.maxmemory);
+  args.push(...(options.extraArgs ?? []));
   // Its own process group: a terminal's Ctrl-C must not stop Redis before the services that
   // still write to it have drained; whoever started it stops it last.
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

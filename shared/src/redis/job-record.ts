@@ -65,8 +65,8 @@ export interface JobRecord {
   error: { code: string; message: string } | null;
   /** The last retryable failure (or WORKER_LOST), kept while the job waits to run again. */
   lastError: { code: string; message: string } | null;
-  /** The current claim, while RUNNING. `token` is the fencing token. */
-  lease: { owner: string; token: number; deadline: number } | null;
+  /** The current claim, while RUNNING. `token` is the fencing token ("<claim counter>:<nonce>"). */
+  lease: { owner: string; token: string; deadline: number } | null;
   /** When a scheduled retry is due (ms). */
   retryAt: number | null;
   /** How many times an output was stored: 1 for a finished job, never more. */
@@ -97,12 +97,30 @@ export interface QueueStats {
   callbacksFailed: number;
 }
 
-/** A job taken with a lease: run it, renew with `token`, end it with `token`. */
-export interface TakenJob {
+/**
+ * What the fenced steps need to know of a claim besides its token. The TakenJob is one: given
+ * it, the worker is checked with the token and the job's group travels with its end.
+ */
+export interface ClaimRef {
   id: string;
-  token: number;
+  /** The job's group, when it has one (its end reaches the group in the same step). */
+  group?: string | null;
+  /** The worker that took the claim (lease_owner). */
+  worker?: string;
+}
+
+/** A job taken with a lease: run it, renew with `token`, end it with `token`. */
+export interface TakenJob extends ClaimRef {
+  id: string;
+  /**
+   * The fencing token: this job's claim counter and a random nonce made for this take
+   * ("2:Jq0x…"), so no two claims share one, even when Redis lost writes and the counter repeats.
+   */
+  token: string;
   /** This claim's number, from 1. */
   attempts: number;
+  group: string | null;
+  worker: string;
   imageBase64: string;
   options: JobOptions;
   /** What the proxy read from the input's header when it accepted it. */
@@ -154,7 +172,7 @@ function errorOf(code: string | undefined, message: string | undefined) {
 const PRIORITIES: ReadonlySet<string> = new Set(['high', 'normal', 'low']);
 
 export function toJobRecord(id: string, hash: Record<string, string>, imageIn: string | null, imageOut: string | null): JobRecord {
-  const token = toNumber(hash.lease_token);
+  const token = hash.lease_token || null;
   return {
     id,
     status: hash.status as V1Status,

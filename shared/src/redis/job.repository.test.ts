@@ -55,16 +55,18 @@ test('take leases the oldest job in one step; complete stores the output once', 
   await repo.enqueue(first);
   await repo.enqueue(second);
   const { job, failed, dropped } = await repo.take('host:1:0');
-  assert.deepEqual(job, { id: first.id, token: 1, attempts: 1, imageBase64: 'aGVsbG8=', options: DEFAULT_JOB_OPTIONS, input: { format: 'png', width: 2, height: 3 } });
+  // The fencing token is the claim counter and a random nonce (see job.fencing.test.ts).
+  assert.match(job?.token ?? '', /^1:[\w-]{16}$/);
+  assert.deepEqual(job, { id: first.id, token: job?.token, attempts: 1, group: null, worker: 'host:1:0', imageBase64: 'aGVsbG8=', options: DEFAULT_JOB_OPTIONS, input: { format: 'png', width: 2, height: 3 } });
   assert.deepEqual([failed, dropped], [[], 0]);
   assert.deepEqual(await redis.lRange('run:job_id_processing', 0, -1), [first.id]);
   const running = await repo.get(first.id);
   assert.equal(running?.status, 'RUNNING');
   assert.equal(running?.lease?.owner, 'host:1:0');
-  assert.equal(running?.lease?.token, 1);
+  assert.equal(running?.lease?.token, job?.token);
   assert.equal(await redis.zScore('run:job_leases', first.id), running?.lease?.deadline);
 
-  assert.equal(await repo.complete(first.id, 1, 'b3V0'), true);
+  assert.equal(await repo.complete(first.id, job!.token, 'b3V0'), true);
   const done = await repo.get(first.id);
   assert.equal(done?.status, 'SUCCEEDED');
   assert.equal(done?.imageOutBase64, 'b3V0');
@@ -73,7 +75,7 @@ test('take leases the oldest job in one step; complete stores the output once', 
   assert.ok((done?.finishedAt ?? 0) >= (done?.createdAt ?? Infinity), 'times from the same clock');
   assert.equal(await redis.lLen('run:job_id_processing'), 0);
   assert.equal(await redis.zCard('run:job_leases'), 0);
-  assert.equal(await repo.complete(first.id, 1, 'again'), true, 'a repeat of the same write is answered as done');
+  assert.equal(await repo.complete(first.id, job!.token, 'again'), true, 'a repeat of the same write is answered as done');
   assert.equal((await repo.get(first.id))?.outputWrites, 1, '...and not applied twice');
   assert.deepEqual(await repo.stats(), {
     queued: 1,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { RESP_TYPES } from 'redis';
 import type { RedisClient } from './client.js';
 import { groupKeys, jobKeys, queueKeyList, queueKeys, type QueueKeys } from './keys.js';
@@ -5,15 +6,15 @@ import { enqueueGroupScript, enqueueScript } from './scripts/enqueue.js';
 import { takeScript } from './scripts/take.js';
 import { releaseScript, renewScript } from './scripts/lease.js';
 import { cancelScript, completeScript, failScript, retryScript } from './scripts/finish.js';
-import { reapScript } from './scripts/reap.js';
-import { releaseLockScript } from './scripts/reaper-lock.js';
+import { reapJobScript, reapScanScript } from './scripts/reap.js';
+import { acquireLockScript, releaseLockScript } from './scripts/reaper-lock.js';
 import type { LuaScript } from './lua-script.js';
 import { pickJobTimings, type JobTimings } from './job-timings.js';
 import { parseStoredOptions } from '../contract/options.js';
 import { readGroupRecord, type GroupRecord } from './group-record.js';
-import { toJobRecord, toNumber, type DeadLetter, type EnqueueResult, type JobRecord, type NewImage, type NewJob, type QueueStats, type ReapResult, type RetryResult, type SubmitFields, type TakeResult } from './job-record.js';
+import { toJobRecord, toNumber, type ClaimRef, type DeadLetter, type EnqueueResult, type JobRecord, type NewImage, type NewJob, type QueueStats, type ReapResult, type RetryResult, type SubmitFields, type TakenJob, type TakeResult } from './job-record.js';
 
-export type { DeadLetter, EnqueueResult, JobRecord, NewImage, NewJob, QueueStats, ReapResult, RetryResult, SubmitFields, TakenJob, TakeResult } from './job-record.js';
+export type { ClaimRef, DeadLetter, EnqueueResult, JobRecord, NewImage, NewJob, QueueStats, ReapResult, RetryResult, SubmitFields, TakenJob, TakeResult } from './job-record.js';
 
 export interface JobRepositoryOptions {
   keyPrefix: string;
@@ -49,6 +50,25 @@ export interface JobWithImageBytes {
 /** node-redis v5 answers bulk strings as Buffers through a client with this type mapping. */
 const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
+/** A step that may end a job answers this when it was not given the job's group (nothing written). */
+type NeedGroup = ['need_group', string];
+function needGroup(reply: unknown): string | null {
+  return Array.isArray(reply) && reply[0] === 'need_group' ? String(reply[1]) : null;
+}
+
+/** The random half of a fencing token: unique per claim even when Redis forgets the counter. */
+function claimNonce(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+type TakeReply =
+  | ['taken', string, number, string, string, string, string, string, string]
+  | ['moved' | 'dropped', string]
+  | ['failed', string, string]
+  | NeedGroup;
+
+type ReapKind = 'due' | 'lease' | 'orphan' | 'deadline';
+
 /** The only code that reads or writes job state in Redis. */
 export class JobRepository {
   readonly keys: QueueKeys;
@@ -79,11 +99,27 @@ export class JobRepository {
     return jobKeys(this.#o.keyPrefix, id);
   }
 
-  /** Runs a state-changing script with the queue keys and settings every such script takes first. */
-  #run(script: LuaScript, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
-    const { keyPrefix, ttlSeconds, deadLetterMax, maxAttempts } = this.#o;
-    const common = [keyPrefix, String(ttlSeconds), String(deadLetterMax), this.keys.jobDone, String(maxAttempts), this.keys.jobCancel];
-    return script.run(this.redis, [...this.#queueKeys, ...keys], [...common, ...args]);
+  /**
+   * Runs a state-changing script with the queue keys and settings every such script takes
+   * first; `group` (a job's group, '' for none or not known) adds that group's keys at the end.
+   */
+  #run(script: LuaScript, keys: string[], args: (string | Buffer)[], group = ''): Promise<unknown> {
+    const { ttlSeconds, deadLetterMax, maxAttempts } = this.#o;
+    const common = [group, String(ttlSeconds), String(deadLetterMax), this.keys.jobDone, String(maxAttempts), this.keys.jobCancel];
+    const g = group === '' ? [] : Object.values(groupKeys(this.#o.keyPrefix, group));
+    return script.run(this.redis, [...this.#queueKeys, ...keys, ...g], [...common, ...args]);
+  }
+
+  /**
+   * Runs a step that may end a job, given the job's group when the caller knows it. When it
+   * did not (a plain id), the step answers which group it needs, having written nothing, and
+   * runs once more with it: one extra round trip, only for jobs of a group.
+   */
+  async #runEnding(script: LuaScript, keys: string[], args: (string | Buffer)[], group: string): Promise<unknown> {
+    const reply = await this.#run(script, keys, args, group);
+    const needed = needGroup(reply);
+    if (needed === null || needed === group) return reply;
+    return this.#run(script, keys, args, needed);
   }
 
   #idempotencyKey(fields: SubmitFields): string {
@@ -123,7 +159,7 @@ export class JobRepository {
   async enqueue(job: NewJob): Promise<EnqueueResult> {
     const reply = (await this.#run(
       enqueueScript,
-      [this.jobKeys(job.id).imageIn, this.#idempotencyKey(job)],
+      [this.jobKeys(job.id).record, this.jobKeys(job.id).imageIn, this.#idempotencyKey(job)],
       [job.id, job.imageBase64, job.format, String(job.width), String(job.height), String(job.bytes), String(this.#o.maxQueueDepth), ...this.#submitArgs(job)],
     )) as [number, string | number];
     return this.#enqueueResult(reply, job.id, job);
@@ -133,9 +169,10 @@ export class JobRepository {
   async enqueueGroup(groupId: string, images: readonly NewImage[], fields: SubmitFields): Promise<EnqueueResult> {
     const g = groupKeys(this.#o.keyPrefix, groupId);
     const perImage = images.flatMap((i) => [i.id, i.imageBase64, i.format, String(i.width), String(i.height), String(i.bytes)]);
+    const imageKeys = images.flatMap((i) => [this.jobKeys(i.id).record, this.jobKeys(i.id).imageIn]);
     const reply = (await this.#run(
       enqueueGroupScript,
-      [g.record, g.jobs, this.#idempotencyKey(fields)],
+      [g.record, g.jobs, this.#idempotencyKey(fields), ...imageKeys],
       [groupId, String(this.#o.maxQueueDepth), ...this.#submitArgs(fields), String(images.length), ...perImage],
     )) as [number, string | number];
     return this.#enqueueResult(reply, groupId, fields);
@@ -192,9 +229,18 @@ export class JobRepository {
    * cancelled (0: everything had already ended), or null for an unknown id.
    */
   async cancel(kind: 'job' | 'group', id: string): Promise<number | null> {
-    const routing = kind === 'job' ? this.jobKeys(id).record : groupKeys(this.#o.keyPrefix, id).jobs;
-    const reply = Number(await this.#run(cancelScript, [routing], [kind, id]));
-    return reply < 0 ? null : reply;
+    let reply;
+    if (kind === 'job') {
+      const k = this.jobKeys(id);
+      reply = await this.#runEnding(cancelScript, [k.record, k.imageIn], [kind, id], '');
+    } else {
+      // The script is given every job's keys, so it reads the group's list first (it never changes).
+      const ids = await this.redis.lRange(groupKeys(this.#o.keyPrefix, id).jobs, 0, -1);
+      const keys = ids.flatMap((jobId) => [this.jobKeys(jobId).record, this.jobKeys(jobId).imageIn]);
+      reply = await this.#run(cancelScript, keys, [kind, id, ...ids], id);
+    }
+    const count = Number(reply);
+    return count < 0 ? null : count;
   }
 
   async stats(): Promise<QueueStats> {
@@ -230,25 +276,55 @@ export class JobRepository {
   /**
    * Takes the oldest waiting job of the highest priority with a lease for `workerId`, in one
    * atomic step. `job` is null when nothing is waiting; then wait with `waitForWork` and take again.
+   *
+   * Two round trips: a read of the three lists' oldest ids, then the take script given that
+   * candidate's keys (a script never builds a key name, see lua-lib.ts). When another worker
+   * took the candidate first, or it could not run and was settled, the script's answer names
+   * the next candidate, so contention costs one more script call, not another read.
    */
   async take(workerId: string): Promise<TakeResult> {
     const { leaseMs, stepLimit } = this.#o;
-    const reply = (await this.#run(takeScript, [], [workerId, String(leaseMs), String(stepLimit)])) as [[string, number, number, string, string, string, string, string] | [], string[], number];
-    const [taken, failedFlat, dropped] = reply;
+    const nonce = claimNonce();
     const failed: TakeResult['failed'] = [];
-    for (let i = 0; i + 1 < failedFlat.length; i += 2) failed.push({ id: failedFlat[i]!, code: failedFlat[i + 1]! });
-    const job =
-      taken.length === 8
-        ? {
-            id: taken[0],
-            token: Number(taken[1]),
-            attempts: Number(taken[2]),
-            imageBase64: taken[3],
-            options: parseStoredOptions(taken[4]),
-            input: { format: taken[5], width: Number(taken[6]), height: Number(taken[7]) },
-          }
-        : null;
-    return { job, failed, dropped: Number(dropped) };
+    let dropped = 0;
+    let candidate = await this.#oldestWaiting();
+    let group = '';
+    for (let step = 0; candidate !== '' && step < stepLimit; step++) {
+      const k = this.jobKeys(candidate);
+      const reply = (await this.#run(takeScript, [k.record, k.imageIn], [workerId, String(leaseMs), candidate, nonce], group)) as TakeReply;
+      if (reply[0] === 'taken') {
+        const [, token, attempts, imageBase64, options, format, width, height, jobGroup] = reply;
+        const job: TakenJob = {
+          id: candidate,
+          token,
+          attempts: Number(attempts),
+          group: jobGroup || null,
+          worker: workerId,
+          imageBase64,
+          options: parseStoredOptions(options),
+          input: { format, width: Number(width), height: Number(height) },
+        };
+        return { job, failed, dropped };
+      }
+      if (reply[0] === 'need_group') {
+        group = reply[1];
+        continue;
+      }
+      if (reply[0] === 'failed') failed.push({ id: candidate, code: reply[1] });
+      if (reply[0] === 'dropped') dropped++;
+      candidate = reply[0] === 'failed' ? reply[2] : reply[1];
+      group = '';
+    }
+    return { job: null, failed, dropped };
+  }
+
+  /** The id a take would start with: the oldest of the highest priority that has one; '' when none wait. */
+  async #oldestWaiting(): Promise<string> {
+    const k = this.keys;
+    // A pipeline, not MULTI: the take script checks the candidate again, so the three reads
+    // need not be one snapshot.
+    const tails = (await this.redis.multi().lIndex(k.queueHigh, -1).lIndex(k.queue, -1).lIndex(k.queueLow, -1).execAsPipeline()) as unknown as (string | null)[];
+    return tails.find((id) => id !== null && id !== undefined) ?? '';
   }
 
   /**
@@ -285,9 +361,20 @@ export class JobRepository {
     };
   }
 
+  /**
+   * The fenced steps take the job as its id or as the TakenJob (any `ClaimRef`): given the
+   * TakenJob, the worker is checked with the token and the job's group goes with the call, so a
+   * group job's end costs no extra round trip.
+   */
+  #claim(job: string | ClaimRef): { id: string; group: string; worker: string } {
+    if (typeof job === 'string') return { id: job, group: '', worker: '' };
+    return { id: job.id, group: job.group ?? '', worker: job.worker ?? '' };
+  }
+
   /** Extends the lease; false when the claim is no longer the caller's (stop, write nothing). */
-  async renew(id: string, token: number): Promise<boolean> {
-    const reply = await renewScript.run(this.redis, [this.jobKeys(id).record, this.keys.leases], [id, String(token), String(this.#o.leaseMs)]);
+  async renew(job: string | ClaimRef, token: string): Promise<boolean> {
+    const { id, worker } = this.#claim(job);
+    const reply = await renewScript.run(this.redis, [this.jobKeys(id).record, this.keys.leases], [id, token, String(this.#o.leaseMs), worker]);
     return Number(reply) === 1;
   }
 
@@ -295,42 +382,64 @@ export class JobRepository {
    * Stores the output, SUCCEEDED, and the worker's `timings` (queue_wait_ms is added from the
    * record); false when the claim is no longer the caller's (nothing written). The output's
    * base64 may come as a string or as its bytes (a Buffer goes to Redis without being copied).
+   * While Redis is over maxmemory it throws (OOM) and writes nothing; the lease still renews,
+   * so the caller tries again.
    */
-  async complete(id: string, token: number, outputBase64: string | Buffer, timings?: JobTimings): Promise<boolean> {
+  async complete(job: string | ClaimRef, token: string, outputBase64: string | Buffer, timings?: JobTimings): Promise<boolean> {
+    const { id, group, worker } = this.#claim(job);
     const k = this.jobKeys(id);
-    const reply = await this.#run(completeScript, [k.record, k.imageOut, k.imageIn], [id, String(token), outputBase64, timings ? JSON.stringify(pickJobTimings(timings)) : '']);
-    return Number(reply) === 1;
+    const timingsJson = timings ? JSON.stringify(pickJobTimings(timings)) : '';
+    return Number(await this.#runEnding(completeScript, [k.record, k.imageOut, k.imageIn], [id, token, outputBase64, timingsJson, worker], group)) === 1;
   }
 
   /** FAILED with a reason, dead-lettered; false when the claim is no longer the caller's. */
-  async fail(id: string, token: number, code: string, message: string): Promise<boolean> {
+  async fail(job: string | ClaimRef, token: string, code: string, message: string): Promise<boolean> {
+    const { id, group, worker } = this.#claim(job);
     const k = this.jobKeys(id);
-    return Number(await this.#run(failScript, [k.record, k.imageIn], [id, String(token), code, message])) === 1;
+    return Number(await this.#runEnding(failScript, [k.record, k.imageIn], [id, token, code, message, worker], group)) === 1;
   }
 
   /** Runs the job again after `delayMs`, or FAILED with this error once its attempts are used up. */
-  async retry(id: string, token: number, code: string, message: string, delayMs: number): Promise<RetryResult> {
+  async retry(job: string | ClaimRef, token: string, code: string, message: string, delayMs: number): Promise<RetryResult> {
+    const { id, group, worker } = this.#claim(job);
     const k = this.jobKeys(id);
-    const reply = await this.#run(retryScript, [k.record, k.imageIn], [id, String(token), code, message, String(Math.max(0, Math.round(delayMs)))]);
+    const reply = await this.#runEnding(retryScript, [k.record, k.imageIn], [id, token, code, message, String(Math.max(0, Math.round(delayMs))), worker], group);
     return reply === 'retry' || reply === 'failed' ? reply : 'lost';
   }
 
   /** Hands a job back at shutdown (oldest end of its queue, attempt not counted); false when the claim was lost. */
-  async release(id: string, token: number): Promise<boolean> {
-    return Number(await this.#run(releaseScript, [this.jobKeys(id).record], [id, String(token)])) === 1;
+  async release(job: string | ClaimRef, token: string): Promise<boolean> {
+    const { id, worker } = this.#claim(job);
+    return Number(await this.#run(releaseScript, [this.jobKeys(id).record], [id, token, worker])) === 1;
   }
 
-  /** One bounded reaper round; run it while holding the reaper lock. */
+  /**
+   * One bounded reaper round; run it while holding the reaper lock. A scan of the queue's keys
+   * finds the work, then one step per id (sent together, so one more round trip) does it with
+   * that id's keys, each checking again that its condition still holds.
+   */
   async reap(): Promise<ReapResult> {
     const { leaseMs, stepLimit } = this.#o;
-    const [promoted, requeued, failed, orphans, deadlines] = (await this.#run(reapScript, [], [String(leaseMs), String(stepLimit), String(ORPHAN_SCAN)])) as [
-      string[],
-      string[],
-      string[],
-      string[],
-      string[],
+    const [due, expired, orphans, deadlines] = (await this.#run(reapScanScript, [], [String(leaseMs), String(stepLimit), String(ORPHAN_SCAN)])) as [string[], string[], string[], string[]];
+    // Latest due first: each goes to the oldest end, so the earliest due ends up taken first.
+    const steps: Array<[ReapKind, string]> = [
+      ...[...due].reverse().map((id): [ReapKind, string] => ['due', id]),
+      ...expired.map((id): [ReapKind, string] => ['lease', id]),
+      ...orphans.map((id): [ReapKind, string] => ['orphan', id]),
+      ...deadlines.map((id): [ReapKind, string] => ['deadline', id]),
     ];
-    return { promoted, requeued, failed, orphans, deadlines };
+    const replies = await Promise.all(steps.map(([kind, id]) => this.#reapOne(kind, id)));
+    const result: ReapResult = { promoted: [], requeued: [], failed: [], orphans: [], deadlines: [] };
+    const into = { promoted: result.promoted, requeued: result.requeued, failed: result.failed, orphan: result.orphans, deadline: result.deadlines } as const;
+    replies.forEach((reply, i) => {
+      if (typeof reply === 'string' && reply in into) into[reply as keyof typeof into].push(steps[i]![1]);
+    });
+    return result;
+  }
+
+  #reapOne(kind: ReapKind, id: string): Promise<unknown> {
+    const k = this.jobKeys(id);
+    return this.#runEnding(reapJobScript, [k.record, k.imageIn], [kind, id, String(this.#o.leaseMs)], '');
   }
 
   /** True when a reap round hit its bound, so another round should follow at once. */
@@ -339,9 +448,9 @@ export class JobRepository {
     return result.promoted.length >= stepLimit || result.requeued.length + result.failed.length >= stepLimit || result.deadlines.length >= stepLimit;
   }
 
-  /** Takes the reaper mutex for up to `ttlMs` (SET NX PX); false when another process holds it. */
+  /** Takes the reaper mutex for up to `ttlMs` (SET NX PX, in a script that runs while Redis is full); false when another process holds it. */
   async acquireReaperLock(owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.reaperLock, owner, { condition: 'NX', expiration: { type: 'PX', value: ttlMs } })) === 'OK';
+    return Number(await acquireLockScript.run(this.redis, [this.keys.reaperLock], [owner, String(Math.round(ttlMs))])) === 1;
   }
 
   /** Releases the mutex if `owner` still holds it. */

@@ -57,8 +57,8 @@ export interface GroupKeys {
 }
 
 /**
- * What follows an id in each id-scoped key. Scripts that only learn an id inside Redis (take,
- * reap, a job's end reaching its group) build the same names from the prefix and these.
+ * What follows an id in each id-scoped key. No script builds a key name from these: every key a
+ * script touches is passed in KEYS (see scripts/lua-lib.ts).
  */
 export const JOB_KEY_SUFFIXES = Object.freeze({ imageIn: '_image_in', imageOut: '_image_out', record: '_job' });
 export const GROUP_KEY_SUFFIXES = Object.freeze({ record: '_group', jobs: '_group_jobs' });

@@ -4,9 +4,11 @@ import { NOW_MS } from './lua-lib.js';
 // The callback outbox: a zset of entries ("job:<id>", "group:<id>") by when their delivery is
 // due. A deliverer claims an entry by pushing its due time one lease ahead and counting the
 // attempt; if it dies the entry comes due again and another process claims it. The attempt
-// number fences the outcome: only the claim that is current may settle the entry.
+// number fences the outcome: only the claim that is current may settle the entry. Both run
+// while Redis is over maxmemory (allow-oom): deliveries drain the outbox, they do not grow it.
 
-export const claimCallbackScript = new LuaScript(`
+export const claimCallbackScript = new LuaScript(
+  `
 -- Claim the callback delivery that has been due longest.
 -- KEYS[1] callback_outbox   KEYS[2] callback_attempts
 -- ARGV[1] lease ms
@@ -17,9 +19,12 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
 if #due == 0 then return {} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), due[1])
 return { due[1], redis.call('HINCRBY', KEYS[2], due[1], 1) }
-`);
+`,
+  { allowOom: true },
+);
 
-export const settleCallbackScript = new LuaScript(`
+export const settleCallbackScript = new LuaScript(
+  `
 -- The outcome of a claimed delivery: delivered (the entry leaves the outbox), failed and tried
 -- again after a delay, or given up after the last attempt (kept, capped, in the dead list).
 -- KEYS[1] callback_outbox   KEYS[2] callback_attempts   KEYS[3] job_counts   KEYS[4] callback_dead_letter
@@ -47,4 +52,6 @@ if attempt >= tonumber(ARGV[4]) then
 end
 redis.call('ZADD', KEYS[1], now_ms() + tonumber(ARGV[5]), entry)
 return 'retry'
-`);
+`,
+  { allowOom: true },
+);

@@ -28,8 +28,7 @@ local function idempotent_hit(key, value)
   return -3
 end
 
-local function write_job(id, input, fields, c, now)
-  local record, image_in = job_keys(id)
+local function write_job(id, record, image_in, input, fields, c, now)
   redis.call('SET', image_in, input)
   redis.call('HSET', record, 'status', 'QUEUED', 'created_at', now, 'attempts', 0, unpack(fields))
   if c.options ~= '' then redis.call('HSET', record, 'options', c.options) end
@@ -55,8 +54,9 @@ end
 export const enqueueScript = new LuaScript(`
 -- Queue a new job: store its input and record, push its id on its priority's list, count it,
 -- wake one worker. One step, so no id is ever queued without its image, the depth and per-key
--- checks cannot race another upload, and an idempotency key maps to exactly one job.
--- KEYS[16] <id>_image_in (for cluster routing; rebuilt from the prefix)   KEYS[17] idempotency key
+-- checks cannot race another upload, and an idempotency key maps to exactly one job. Refused
+-- whole while Redis is over maxmemory (no allow-oom).
+-- KEYS[16] <id>_job   KEYS[17] <id>_image_in   KEYS[18] idempotency key
 -- ARGV[7] job id   ARGV[8] input base64   ARGV[9] format   ARGV[10] width   ARGV[11] height
 -- ARGV[12] input bytes   ARGV[13] max queue depth   ARGV[14] options JSON ('' = defaults)
 -- ARGV[15] owner ('' = open API)   ARGV[16] owner's most unfinished jobs (0 = no limit)
@@ -67,22 +67,24 @@ export const enqueueScript = new LuaScript(`
 -- { -4 } past the caller's deadline.
 ${PRELUDE}${ADMIT_AND_WRITE}
 local id = ARGV[7]
-local hit = idempotent_hit(KEYS[17], ARGV[20])
+local hit = idempotent_hit(KEYS[18], ARGV[20])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
 local refused = refusal(1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[21]))
 if refused then return { refused } end
 local c = { options = ARGV[14], owner = ARGV[15], priority = ARGV[17], deadline_ms = tonumber(ARGV[18]),
   callback = ARGV[19], group = '' }
-write_job(id, ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
-if ARGV[20] ~= '' then redis.call('SET', KEYS[17], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
+write_job(id, KEYS[16], KEYS[17], ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
+if ARGV[20] ~= '' then redis.call('SET', KEYS[18], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
 wake(1)
 return { 1, queued_depth() }
 `);
 
 export const enqueueGroupScript = new LuaScript(`
--- Queue a group: one job per image and the group's record, all or none, in one step.
+-- Queue a group: one job per image and the group's record, all or none, in one step. Refused
+-- whole while Redis is over maxmemory (no allow-oom).
 -- KEYS[16] <gid>_group   KEYS[17] <gid>_group_jobs   KEYS[18] idempotency key
+-- KEYS[19..] each image's <id>_job and <id>_image_in, in the order of the images
 -- ARGV[7] group id   ARGV[8] max queue depth   ARGV[9] options JSON   ARGV[10] owner
 -- ARGV[11] owner's most unfinished jobs   ARGV[12] priority   ARGV[13] deadline ms (0 = none)
 -- ARGV[14] group callback URL ('')   ARGV[15] idempotency value ('')   ARGV[16] not after (ms, 0 = none)
@@ -102,7 +104,7 @@ redis.call('HSET', KEYS[16], 'created_at', now, 'size', n, 'unfinished', n, 'opt
 if ARGV[14] ~= '' then redis.call('HSET', KEYS[16], 'callback_url', ARGV[14]) end
 for i = 0, n - 1 do
   local a = 18 + i * 6
-  write_job(ARGV[a], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
+  write_job(ARGV[a], KEYS[19 + i * 2], KEYS[20 + i * 2], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
   redis.call('RPUSH', KEYS[17], ARGV[a])
 end
 if ARGV[15] ~= '' then redis.call('SET', KEYS[18], ARGV[15] .. ' ' .. gid, 'EX', q.ttl) end

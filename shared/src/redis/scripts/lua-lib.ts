@@ -1,11 +1,15 @@
-import { GROUP_KEY_SUFFIXES, JOB_KEY_SUFFIXES } from '../keys.js';
-
 /**
  * Lua pieces the scripts share. Each script pastes `PRELUDE` (and whatever else it needs) above
  * its body, so every script still runs as one self-contained atomic step.
  *
  * Every state-changing script gets the same first 15 KEYS (queueKeyList in keys.ts) and the same
  * first 6 ARGV (commonArgs in the repository); its own KEYS start at 16 and its own ARGV at 7.
+ *
+ * No script builds a key name: every key it touches comes in KEYS, so with a hash-tagged
+ * REDIS_KEY_PREFIX (`{cutout}:`) a deployment lives in one Redis Cluster slot. A step that may end
+ * a job reaches the job's group; it is given the group's id (common ARGV[1]) and keys (the last
+ * two KEYS), and when it was not (the caller did not know the group), it writes nothing and
+ * answers { 'need_group', gid } so the caller sends it again with them (group_missing).
  */
 
 /** Most wake tokens kept: enough for every idle worker of a large deployment; more would only use memory. */
@@ -19,13 +23,15 @@ export const PRELUDE = `
 -- Common KEYS: 1 job_id_high  2 job_id  3 job_id_low  4 job_id_processing  5 job_leases
 --   6 job_delayed  7 job_counts  8 job_dead_letter  9 job_owner_active  10 job_wake
 --   11 job_deadlines  12 callback_outbox  13 callback_attempts  14 job_orphans  15 callback_dead_letter
--- Common ARGV: 1 key prefix  2 ttl seconds  3 dead-letter max  4 job-done channel
---   5 max attempts  6 job-cancel channel
+-- Common ARGV: 1 the group of the job this step may end ('' = none or not known; when set, the
+--   last two KEYS are its <gid>_group and <gid>_group_jobs)  2 ttl seconds  3 dead-letter max
+--   4 job-done channel  5 max attempts  6 job-cancel channel
 local q = { high = KEYS[1], normal = KEYS[2], low = KEYS[3], processing = KEYS[4], leases = KEYS[5],
   delayed = KEYS[6], counts = KEYS[7], dead_letter = KEYS[8], owners = KEYS[9], wake = KEYS[10],
   deadlines = KEYS[11], outbox = KEYS[12], cb_attempts = KEYS[13], orphans = KEYS[14], cb_dead = KEYS[15],
-  prefix = ARGV[1], ttl = tonumber(ARGV[2]), dead_max = tonumber(ARGV[3]), done = ARGV[4],
+  group = ARGV[1], ttl = tonumber(ARGV[2]), dead_max = tonumber(ARGV[3]), done = ARGV[4],
   max_attempts = tonumber(ARGV[5]), cancel = ARGV[6] }
+if q.group ~= '' then q.group_record, q.group_jobs = KEYS[#KEYS - 1], KEYS[#KEYS] end
 
 -- Milliseconds from the Redis clock: leases, retries and deadlines never depend on a worker's clock.
 local function now_ms()
@@ -38,13 +44,13 @@ local function queue_of(priority)
   return q.normal
 end
 
--- Key names for an id learnt inside the script, from the same suffixes as keys.ts.
-local function job_keys(id)
-  return q.prefix .. id .. '${JOB_KEY_SUFFIXES.record}', q.prefix .. id .. '${JOB_KEY_SUFFIXES.imageIn}',
-    q.prefix .. id .. '${JOB_KEY_SUFFIXES.imageOut}'
-end
-local function group_keys(gid)
-  return q.prefix .. gid .. '${GROUP_KEY_SUFFIXES.record}', q.prefix .. gid .. '${GROUP_KEY_SUFFIXES.jobs}'
+-- The job's group when this step was not given its keys, else false. A step that would end the
+-- job checks it before its first write and answers { 'need_group', gid } instead: a job's group
+-- never changes, so the caller's second call, with the group's keys, finds the same answer.
+local function group_missing(record)
+  local g = redis.call('HGET', record, 'group')
+  if g and g ~= '' and g ~= q.group then return g end
+  return false
 end
 
 -- One token per runnable job wakes one idle worker (BRPOP); capped, and workers also look on
@@ -87,7 +93,9 @@ local function job_ended(id, record, image_in, now)
   redis.call('EXPIRE', image_in, q.ttl)
   redis.call('PUBLISH', q.done, id)
   if f[2] and f[2] ~= '' then
-    local group, group_jobs = group_keys(f[2])
+    -- Checked by group_missing before the step's first write; here only as a last guard.
+    if f[2] ~= q.group then error('job_ended: not given the keys of group ' .. f[2]) end
+    local group, group_jobs = q.group_record, q.group_jobs
     if redis.call('HINCRBY', group, 'unfinished', -1) == 0 then
       redis.call('HSET', group, 'finished_at', now)
       if redis.call('HEXISTS', group, 'callback_url') == 1 then redis.call('ZADD', q.outbox, now, 'group:' .. f[2]) end
@@ -115,8 +123,7 @@ end
 -- Cancels one job that has not ended: off its queue (or the retry set, or its claim), CANCELLED.
 -- A running job's worker is told on the cancel channel, and its late result is refused by the
 -- fencing check (the job is no longer RUNNING). Returns false when the job had already ended.
-local function cancel_job(id, now)
-  local record, image_in = job_keys(id)
+local function cancel_job(id, record, image_in, now)
   local f = redis.call('HMGET', record, 'status', 'priority')
   if f[1] == 'QUEUED' then
     redis.call('LREM', queue_of(f[2]), 0, id)
@@ -137,16 +144,20 @@ end
 `;
 
 /**
- * The fencing check. 'owner' while the caller's claim is the current one. When the caller
- * already ended this claim itself (its reply was lost and it is writing again), the outcome
- * it recorded ('succeeded', 'failed', 'retry', 'released'), so a repeated write is answered as
- * done and never applied twice. Otherwise false. Only a worker's own endings record an
- * outcome, never the reaper's or a cancel's, so a worker that lost its claim is refused.
+ * The fencing check. 'owner' while the caller's claim is the current one: the same token and,
+ * when the caller names itself (owner ~= ''), the same lease_owner. A token is the claim's
+ * counter and a random nonce the taker made ("3:Jq0x..."), so it is never handed out twice even
+ * when Redis loses writes (a failover to a lagging replica, AOF everysec, a restore) and the
+ * counter repeats. When the caller already ended this claim itself (its reply was lost and it
+ * is writing again), the outcome it recorded ('succeeded', 'failed', 'retry', 'released'), so a
+ * repeated write is answered as done and never applied twice. Otherwise false. Only a worker's
+ * own endings record an outcome, never the reaper's or a cancel's, so a worker that lost its
+ * claim is refused.
  */
 export const LEASE_STATE = `
-local function lease_state(record, token)
-  local f = redis.call('HMGET', record, 'status', 'lease_token', 'settled')
-  if f[1] == 'RUNNING' and f[2] == token then return 'owner' end
+local function lease_state(record, token, owner)
+  local f = redis.call('HMGET', record, 'status', 'lease_token', 'settled', 'lease_owner')
+  if f[1] == 'RUNNING' and f[2] == token and (owner == '' or f[4] == owner) then return 'owner' end
   local mine = token .. ':'
   if f[3] and string.sub(f[3], 1, #mine) == mine then return string.sub(f[3], #mine + 1) end
   return false

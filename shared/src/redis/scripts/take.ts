@@ -2,55 +2,66 @@ import { LuaScript } from '../lua-script.js';
 import { PRELUDE } from './lua-lib.js';
 
 export const takeScript = new LuaScript(`
--- Take the oldest waiting job of the highest priority that has one, with a lease, in one step:
--- off its queue onto the processing list, one more attempt, a new fencing token, RUNNING, and a
--- lease the reaper can find. Ids that cannot run are settled on the way: one whose record is
--- gone (or that already ended) is dropped; one whose input is gone, that used up its attempts,
--- or whose deadline passed before it started ends FAILED (INPUT_EXPIRED, TOO_MANY_ATTEMPTS,
--- DEADLINE_EXCEEDED) without running.
--- ARGV[7] worker id   ARGV[8] lease ms   ARGV[9] most ids to look at
--- Returns { {id, token, attempts, input base64, options JSON or '', format, width, height} or {} when none,
---   {failed id, code, ...}, dropped count }.
+-- Take the candidate (the id the caller read as the oldest waiting one of the highest priority
+-- that has one) with a lease, in one step: off its queue onto the processing list, one more
+-- attempt, a new fencing token (the claim counter and the caller's random nonce), RUNNING, and a
+-- lease the reaper can find. Refused whole while Redis is over maxmemory (no allow-oom): a take
+-- hands out work whose output needs room.
+-- When the candidate is no longer the oldest (another worker took it), nothing is written and
+-- the answer names the id that is. A candidate that cannot run is settled, one per call: one
+-- whose record is gone (or that already ended) is dropped; one whose input is gone, that used up
+-- its attempts, or whose deadline passed before it started ends FAILED (INPUT_EXPIRED,
+-- TOO_MANY_ATTEMPTS, DEADLINE_EXCEEDED) without running; the answer names the next candidate.
+-- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys when ARGV[1] names it)
+-- ARGV[7] worker id   ARGV[8] lease ms   ARGV[9] candidate id   ARGV[10] nonce
+-- Returns { 'taken', token, attempts, input base64, options JSON or '', format, width, height, group or '' },
+--   { 'moved', next candidate or '' }, { 'dropped', next or '' }, { 'failed', code, next or '' },
+--   or { 'need_group', gid } (nothing written: call again with that group's keys).
 ${PRELUDE}
 local now = now_ms()
-local failed, dropped = {}, 0
-local function give_up(id, record, image_in, code, message)
-  finish_failed(id, record, image_in, code, message, now)
-  failed[#failed + 1] = id
-  failed[#failed + 1] = code
-end
-local function next_id()
-  return redis.call('RPOP', q.high) or redis.call('RPOP', q.normal) or redis.call('RPOP', q.low)
-end
-for _ = 1, tonumber(ARGV[9]) do
-  local id = next_id()
-  if not id then break end
-  local record, image_in = job_keys(id)
-  local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height')
-  local attempts = tonumber(f[2] or '0')
-  local input = f[1] == 'QUEUED' and redis.call('GET', image_in)
-  local deadline = f[1] == 'QUEUED' and tonumber(redis.call('ZSCORE', q.deadlines, id) or '')
-  if f[1] ~= 'QUEUED' then
-    dropped = dropped + 1
-  elseif not input then
-    give_up(id, record, image_in, 'INPUT_EXPIRED', 'the input image is gone from the store (expired or evicted) before a worker took the job; submit it again')
-  elseif deadline and deadline <= now then
-    give_up(id, record, image_in, 'DEADLINE_EXCEEDED', 'the job was not started within its deadline_s; it did not run')
-  elseif attempts >= q.max_attempts then
-    give_up(id, record, image_in, 'TOO_MANY_ATTEMPTS', 'the job was taken ' .. attempts ..
-      ' times and never finished (its worker crashed or stopped responding each time); it will not be tried again')
-  else
-    redis.call('LPUSH', q.processing, id)
-    -- Started: the deadline (which is about starting) no longer applies.
-    redis.call('ZREM', q.deadlines, id)
-    attempts = redis.call('HINCRBY', record, 'attempts', 1)
-    local token = redis.call('HINCRBY', record, 'token', 1)
-    local lease_deadline = now + tonumber(ARGV[8])
-    redis.call('HSET', record, 'status', 'RUNNING', 'started_at', now,
-      'lease_owner', ARGV[7], 'lease_token', token, 'lease_deadline', lease_deadline)
-    redis.call('ZADD', q.leases, lease_deadline, id)
-    return { { id, token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0' }, failed, dropped }
+local id, record, image_in = ARGV[9], KEYS[16], KEYS[17]
+local function oldest()
+  for _, list in ipairs({ q.high, q.normal, q.low }) do
+    local tail = redis.call('LINDEX', list, -1)
+    if tail then return tail, list end
   end
+  return false, nil
 end
-return { {}, failed, dropped }
+local head, list = oldest()
+if head ~= id then return { 'moved', head or '' } end
+local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height', 'group')
+if f[1] ~= 'QUEUED' then
+  redis.call('RPOP', list)
+  return { 'dropped', (oldest()) or '' }
+end
+local attempts = tonumber(f[2] or '0')
+local input = redis.call('GET', image_in)
+local deadline = tonumber(redis.call('ZSCORE', q.deadlines, id) or '')
+local code, message
+if not input then
+  code, message = 'INPUT_EXPIRED', 'the input image is gone from the store (expired or evicted) before a worker took the job; submit it again'
+elseif deadline and deadline <= now then
+  code, message = 'DEADLINE_EXCEEDED', 'the job was not started within its deadline_s; it did not run'
+elseif attempts >= q.max_attempts then
+  code, message = 'TOO_MANY_ATTEMPTS', 'the job was taken ' .. attempts ..
+    ' times and never finished (its worker crashed or stopped responding each time); it will not be tried again'
+end
+if code then
+  local missing = group_missing(record)
+  if missing then return { 'need_group', missing } end
+  redis.call('RPOP', list)
+  finish_failed(id, record, image_in, code, message, now)
+  return { 'failed', code, (oldest()) or '' }
+end
+redis.call('RPOP', list)
+redis.call('LPUSH', q.processing, id)
+-- Started: the deadline (which is about starting) no longer applies.
+redis.call('ZREM', q.deadlines, id)
+attempts = redis.call('HINCRBY', record, 'attempts', 1)
+local token = redis.call('HINCRBY', record, 'token', 1) .. ':' .. ARGV[10]
+local lease_deadline = now + tonumber(ARGV[8])
+redis.call('HSET', record, 'status', 'RUNNING', 'started_at', now,
+  'lease_owner', ARGV[7], 'lease_token', token, 'lease_deadline', lease_deadline)
+redis.call('ZADD', q.leases, lease_deadline, id)
+return { 'taken', token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0', f[7] or '' }
 `);
