@@ -233,12 +233,12 @@ export class JobRepository {
    */
   async take(workerId: string): Promise<TakeResult> {
     const { leaseMs, stepLimit } = this.#o;
-    const reply = (await this.#run(takeScript, [], [workerId, String(leaseMs), String(stepLimit)])) as [[string, number, number, string, string, string, string, string] | [], string[], number];
+    const reply = (await this.#run(takeScript, [], [workerId, String(leaseMs), String(stepLimit)])) as [[string, number, number, string, string, string, string, string, number?] | [], string[], number];
     const [taken, failedFlat, dropped] = reply;
     const failed: TakeResult['failed'] = [];
     for (let i = 0; i + 1 < failedFlat.length; i += 2) failed.push({ id: failedFlat[i]!, code: failedFlat[i + 1]! });
     const job =
-      taken.length === 8
+      taken.length !== 0
         ? {
             id: taken[0],
             token: Number(taken[1]),
@@ -248,7 +248,8 @@ export class JobRepository {
             input: { format: taken[5], width: Number(taken[6]), height: Number(taken[7]) },
           }
         : null;
-    return { job, failed, dropped: Number(dropped) };
+    const waited = job && taken[8] !== undefined ? { queueWaitMs: Number(taken[8]) } : {};
+    return { job, failed, dropped: Number(dropped), ...waited };
   }
 
   /**

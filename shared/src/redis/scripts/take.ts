@@ -26,7 +26,7 @@ for _ = 1, tonumber(ARGV[9]) do
   local id = next_id()
   if not id then break end
   local record, image_in = job_keys(id)
-  local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height')
+  local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height', 'created_at')
   local attempts = tonumber(f[2] or '0')
   local input = f[1] == 'QUEUED' and redis.call('GET', image_in)
   local deadline = f[1] == 'QUEUED' and tonumber(redis.call('ZSCORE', q.deadlines, id) or '')
@@ -49,7 +49,8 @@ for _ = 1, tonumber(ARGV[9]) do
     redis.call('HSET', record, 'status', 'RUNNING', 'started_at', now,
       'lease_owner', ARGV[7], 'lease_token', token, 'lease_deadline', lease_deadline)
     redis.call('ZADD', q.leases, lease_deadline, id)
-    return { { id, token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0' }, failed, dropped }
+    -- The last field, ms since submit by Redis's clock, is batch's queue-wait metric.
+    return { { id, token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0', now - tonumber(f[7] or now) }, failed, dropped }
   end
 end
 return { {}, failed, dropped }
