@@ -1,5 +1,4 @@
-import type { JobRepository, Logger, RedisClient } from '@cutout/shared';
-import { messageOf } from './timing.js';
+import { errorMessage, type JobRepository, type Logger, type RedisClient } from '@cutout/shared';
 
 export interface JobWaiterOptions {
   /** Duplicated for the blocking connection; never blocked itself. */
@@ -51,7 +50,7 @@ export class JobWaiter {
       return await Promise.race([this.#o.repository.waitForWork(client, this.#o.timeoutSeconds), watchdog]);
     } catch (error) {
       if (this.#closed) return false;
-      this.#o.logger.warn('blocking connection replaced', { connection: this.#o.name, error: messageOf(error) });
+      this.#o.logger.warn('blocking connection replaced', { connection: this.#o.name, error: errorMessage(error) });
       this.#discard(client);
       throw error;
     } finally {

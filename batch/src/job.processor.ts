@@ -1,10 +1,10 @@
-import type { JobRepository, JobTimings, Logger, RetryResult, TakenJob } from '@cutout/shared';
+import { errorMessage, type JobRepository, type JobTimings, type Logger, type RetryResult, type TakenJob } from '@cutout/shared';
 import type { PredictCallOptions, PredictOutput } from './predict.client.js';
 import { PredictError } from './predict.errors.js';
 import { base64Bytes } from './base64-bytes.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { retryDelayMs, type RetryPolicy } from './retry-policy.js';
-import { messageOf, sleep } from './timing.js';
+import { sleep } from './timing.js';
 
 /** The part of the predict client a processor uses. */
 export interface Predictor {
@@ -82,7 +82,7 @@ export class JobProcessor {
     } catch (error) {
       // A bug in batch, not in the input or predict: record it rather than leave the job hanging.
       heartbeat.settling();
-      const ending = { kind: 'fail', code: 'INTERNAL', message: `batch could not process the job: ${messageOf(error)}` } as const;
+      const ending = { kind: 'fail', code: 'INTERNAL', message: `batch could not process the job: ${errorMessage(error)}` } as const;
       return await this.#end(job, heartbeat, options, started, ending);
     } finally {
       heartbeat.stop();
@@ -180,7 +180,7 @@ export class JobProcessor {
       } catch (error) {
         const left = Math.min(heartbeat.deadline, cap) - performance.now();
         if (halt?.aborted || left <= 0) return NOT_WRITTEN;
-        if (attempt === 0) this.#d.logger.warn('outcome write failed; retrying while the lease lasts', { ...fields, error: messageOf(error), lease_left_ms: Math.round(left) });
+        if (attempt === 0) this.#d.logger.warn('outcome write failed; retrying while the lease lasts', { ...fields, error: errorMessage(error), lease_left_ms: Math.round(left) });
         await sleep(Math.min(50 * 2 ** attempt, 1_000, left), halt);
       }
     }

@@ -1,5 +1,4 @@
-import type { JobRepository, Logger, TakenJob } from '@cutout/shared';
-import { messageOf } from './timing.js';
+import { errorMessage, type JobRepository, type Logger, type TakenJob } from '@cutout/shared';
 
 export interface LeaseHeartbeatOptions {
   repository: Pick<JobRepository, 'renew' | 'leaseMs'>;
@@ -80,7 +79,7 @@ export class LeaseHeartbeat {
         this.stop();
       }
     } catch (error) {
-      if (this.#failures++ === 0) logger.warn('lease renew failed; retrying', { job_id: job.id, lease_token: job.token, error: messageOf(error) });
+      if (this.#failures++ === 0) logger.warn('lease renew failed; retrying', { job_id: job.id, lease_token: job.token, error: errorMessage(error) });
     } finally {
       this.#renewing = false;
     }

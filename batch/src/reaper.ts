@@ -1,5 +1,4 @@
-import type { JobRepository, Logger, ReapResult } from '@cutout/shared';
-import { messageOf } from './timing.js';
+import { errorMessage, type JobRepository, type Logger, type ReapResult } from '@cutout/shared';
 
 export interface ReaperOptions {
   repository: Pick<JobRepository, 'reap' | 'reapWasFull' | 'acquireReaperLock' | 'releaseReaperLock'>;
@@ -10,6 +9,8 @@ export interface ReaperOptions {
   owner: string;
   /** How long the lock lasts if its holder dies before releasing it. Default max(2000, 2 × interval). */
   lockTtlMs?: number;
+  /** Told every round's result (the metrics hook). */
+  onRound?: (result: ReapResult) => void;
 }
 
 /** Full rounds run back to back in one tick before the reaper yields until the next one. */
@@ -20,7 +21,7 @@ const MAX_ROUNDS_PER_TICK = 10;
  * requeues (or fails) jobs whose lease ran out and recovers lease-less ids, then lets go.
  */
 export class Reaper {
-  readonly #o: Required<ReaperOptions>;
+  readonly #o: Required<Omit<ReaperOptions, 'onRound'>> & Pick<ReaperOptions, 'onRound'>;
   #timer: NodeJS.Timeout | null = null;
   #tick: Promise<void> | null = null;
   #closed = false;
@@ -65,6 +66,7 @@ export class Reaper {
       try {
         for (let round = 0; round < MAX_ROUNDS_PER_TICK && !this.#closed; round++) {
           const result = await repository.reap();
+          this.#o.onRound?.(result);
           this.#log(result);
           if (!repository.reapWasFull(result)) break;
         }
@@ -75,7 +77,7 @@ export class Reaper {
       this.#failures = 0;
     } catch (error) {
       // One line per outage, not one per tick.
-      if (this.#failures++ === 0) logger.warn('reaper cannot reach redis; retrying', { error: messageOf(error) });
+      if (this.#failures++ === 0) logger.warn('reaper cannot reach redis; retrying', { error: errorMessage(error) });
     }
   }
 

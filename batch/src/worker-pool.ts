@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
-import { closeRedisClient, type JobRepository, type Logger, type RedisClient, type TakenJob } from '@cutout/shared';
+import { closeRedisClient, errorMessage, type JobRepository, type Logger, type RedisClient, type TakenJob } from '@cutout/shared';
 import { JobProcessor, type Predictor } from './job.processor.js';
 import { JobWaiter } from './job-waiter.js';
 import { CancelWatch } from './cancel-watch.js';
 import { WaitTurn } from './wait-turn.js';
 import type { PredictServerHealth } from './predict.client.js';
 import { Reaper } from './reaper.js';
-import { messageOf, within } from './timing.js';
+import { within } from './timing.js';
+import type { BatchMetrics } from './batch-metrics.js';
 
 export interface WorkerPoolOptions {
   /** Used for take/renew/complete/fail and duplicated once per worker for the blocking wait. */
@@ -33,6 +34,8 @@ export interface WorkerPoolOptions {
   maxBackoffMs?: number;
   /** Longest a hand-back at shutdown keeps trying to reach Redis. Default 2000. */
   releaseWaitMs?: number;
+  /** Where outcomes, run and wait times and reaper actions are counted; none: not counted. */
+  metrics?: BatchMetrics;
 }
 
 const FIRST_BACKOFF_MS = 50;
@@ -47,7 +50,8 @@ const CLOSE_STEP_MS = 2_000;
  * `predict`: close() closes them.
  */
 export class WorkerPool {
-  readonly #o: Required<Omit<WorkerPoolOptions, 'retryBaseDelayMs' | 'retryMaxDelayMs'>>;
+  readonly #o: Required<Omit<WorkerPoolOptions, 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'metrics'>>;
+  readonly #metrics: BatchMetrics | undefined;
   readonly #processor: JobProcessor;
   readonly #reaper: Reaper;
   readonly #cancels: CancelWatch;
@@ -71,7 +75,8 @@ export class WorkerPool {
       throw new Error(`WorkerPool concurrency must be a whole number from 1, got ${options.concurrency}`);
     }
     if (!(options.shutdownGraceMs >= 0)) throw new Error(`WorkerPool shutdownGraceMs must be 0 or more, got ${options.shutdownGraceMs}`);
-    const { retryBaseDelayMs, retryMaxDelayMs, ...rest } = options;
+    const { retryBaseDelayMs, retryMaxDelayMs, metrics, ...rest } = options;
+    this.#metrics = metrics;
     this.#o = {
       reaperIntervalMs: 1_000,
       name: `${hostname()}:${process.pid}`,
@@ -84,13 +89,24 @@ export class WorkerPool {
     if (!(this.#o.blockTimeoutSeconds > 0)) throw new Error('WorkerPool blockTimeoutSeconds must be positive');
     const { repository, predict, logger, releaseWaitMs } = this.#o;
     this.#processor = new JobProcessor({ repository, predict, logger, releaseWaitMs, retry: { baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs } });
-    this.#reaper = new Reaper({ repository, logger, intervalMs: this.#o.reaperIntervalMs, owner: `${this.#o.name}:reaper` });
+    this.#reaper = new Reaper({
+      repository,
+      logger,
+      intervalMs: this.#o.reaperIntervalMs,
+      owner: `${this.#o.name}:reaper`,
+      ...(metrics ? { onRound: (result) => metrics.reaped(result) } : {}),
+    });
     this.#cancels = new CancelWatch({ redis: this.#o.redis, repository, logger });
   }
 
   /** Jobs being processed right now. */
   get running(): number {
     return this.#running;
+  }
+
+  /** True from start() until close(): the worker loops are taking jobs. */
+  get working(): boolean {
+    return this.#started && !this.#stopping;
   }
 
   /** Starts the loops and the reaper. Calling it again is a no-op. */
@@ -108,7 +124,7 @@ export class WorkerPool {
     }
     this.#reaper.start();
     // Not awaited: while the subscription is not up, a cancel still stops its job at the next heartbeat.
-    this.#cancels.start().catch((error: unknown) => logger.warn('cancel subscription failed; cancels take effect at the next heartbeat', { error: messageOf(error) }));
+    this.#cancels.start().catch((error: unknown) => logger.warn('cancel subscription failed; cancels take effect at the next heartbeat', { error: errorMessage(error) }));
   }
 
   async #loop(worker: string, waiter: JobWaiter): Promise<void> {
@@ -136,7 +152,7 @@ export class WorkerPool {
       } catch (error) {
         letGo();
         // One line per outage, not one per retry.
-        if (takeFailures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: messageOf(error) });
+        if (takeFailures === 0) logger.warn('worker cannot take jobs; retrying', { worker, error: errorMessage(error) });
         await this.#sleep(this.#backoff(takeFailures++));
         continue;
       }
@@ -144,8 +160,12 @@ export class WorkerPool {
       letGo();
       if (takeFailures > 0) logger.info('worker taking jobs again', { worker, failed_takes: takeFailures });
       takeFailures = 0;
-      for (const { id, code } of taken.failed) logger.warn('job failed', { job_id: id, error_code: code, worker, reason: 'found when taking it' });
+      for (const { id, code } of taken.failed) {
+        this.#metrics?.failedAtTake(code);
+        logger.warn('job failed', { job_id: id, error_code: code, worker, reason: 'found when taking it' });
+      }
       if (taken.job) {
+        this.#metrics?.taken(taken.queueWaitMs);
         await this.#runJob(taken.job, worker, takenAt, takeMs);
         continue;
       }
@@ -166,9 +186,10 @@ export class WorkerPool {
     const cancel = this.#cancels.track(job.id);
     try {
       const result = await this.#processor.process(job, { worker, takenAt, takeMs, shutdown: this.#abort.signal, halt: this.#halt.signal, cancelled: cancel.signal });
+      this.#metrics?.ended(result.outcome, result.errorCode, performance.now() - takenAt);
       if (result.errorCode === 'PREDICT_UNAVAILABLE') this.#predictDown ??= this.#waitForPredict().finally(() => (this.#predictDown = null));
     } catch (error) {
-      this.#o.logger.error('job processing crashed', { job_id: job.id, worker, error: messageOf(error) });
+      this.#o.logger.error('job processing crashed', { job_id: job.id, worker, error: errorMessage(error) });
     } finally {
       cancel.done();
       this.#running--;
@@ -257,7 +278,7 @@ export class WorkerPool {
     } catch (error) {
       failure = error ?? 'unknown error';
     }
-    if (failure !== null) this.#o.logger.error('shutdown step failed', { step: name, error: messageOf(failure) });
+    if (failure !== null) this.#o.logger.error('shutdown step failed', { step: name, error: errorMessage(failure) });
   }
 }
 

@@ -6,6 +6,7 @@ import { runLoad, type LoadResult, type ReadMode } from './load-client.js';
 import { childPidsByRole, CpuMeter, peakMemoryMb, type CpuUsage, type PidMap } from './process-stats.js';
 import { stageBreakdown, type StageBreakdown } from './stages.js';
 import { round } from './stats.js';
+import { errorMessage } from '@cutout/shared';
 
 /** One end-to-end configuration; each runs on a stack of its own. */
 export interface Scenario {
@@ -96,6 +97,7 @@ export async function runScenario(scenario: Scenario, set: ImageSet, options: En
   const startedAt = performance.now();
   const handle = await startStack({
     proxyPort: 0,
+    batchMetricsPort: 0,
     predictPort: 0,
     redisUrl: undefined,
     env,
@@ -164,7 +166,7 @@ export async function runEndToEnd(
         `  ${load.jobs} jobs in ${load.wallMs} ms: ${load.jobsPerSecond} jobs/s, p50 ${load.latency.p50} ms, p95 ${load.latency.p95} ms, p99 ${load.latency.p99} ms (${load.readMode}${load.failures ? `, ${load.failures} failed` : ''})`,
       );
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       errors.push({ id: scenario.id, error: message });
       options.progress(`  FAILED: ${message}`);
     }

@@ -2,6 +2,7 @@ import { Agent, request } from 'undici';
 import type { GetJobResponse } from '@cutout/shared/contract';
 import type { BenchImage } from './images.js';
 import { mean, rate, round, summarize, type LatencySummary } from './stats.js';
+import { errorMessage } from '@cutout/shared';
 
 /** How results were read: the proxy's long poll, or polling when the proxy ignores `?wait`. */
 export type ReadMode = 'long-poll' | 'polling';
@@ -123,7 +124,7 @@ class LoadClient {
         try {
           samples.push(await this.job(index));
         } catch (error) {
-          failures.push(error instanceof Error ? error.message : String(error));
+          failures.push(errorMessage(error));
         }
       }
     };

@@ -11,6 +11,7 @@ import { barePlan, endToEndPlan, parseArgs, USAGE, UsageError, type BenchOptions
 import { bareTable, busyWarning, describeSets, endToEndTable, renderMarkdown, targetsTable, type BenchReport } from './report.js';
 import { round } from './stats.js';
 import { compare, evaluateTargets } from './targets.js';
+import { errorMessage } from '@cutout/shared';
 
 /** bench/results, found from this file's place in bench/dist/. */
 const DEFAULT_OUT = fileURLToPath(new URL('../results/', import.meta.url));
@@ -57,7 +58,7 @@ async function bench(options: BenchOptions): Promise<number> {
       try {
         heavy = await runHeavy(prepared.path, sets, { logLevel: options.logLevel, progress, durationMs: 45_000, maxMs: options.jobs !== undefined ? 600_000 : 45_000 });
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         errors.push({ id: 'heavy', error: message });
         heavy = `failed: ${message.split('\n')[0]}`;
       }

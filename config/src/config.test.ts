@@ -11,7 +11,14 @@ test('defaults apply when nothing is set', () => {
   assert.equal(config.maxImageBytes, 20 * 1024 * 1024);
   assert.equal(config.model, DEFAULTS.MODEL);
   assert.equal(config.redisUrlSet, false);
+  assert.equal(config.batchMetricsPort, 5002);
+  assert.equal(config.batchMetricsHost, '0.0.0.0');
   assert.ok(Object.isFrozen(config));
+});
+
+test('BATCH_METRICS_PORT: 0 (a free port) is allowed, a port out of range is refused by name', () => {
+  assert.equal(loadConfig({ BATCH_METRICS_PORT: '0' }).batchMetricsPort, 0);
+  assert.throws(() => loadConfig({ BATCH_METRICS_PORT: '70000' }), (error: unknown) => error instanceof ConfigError && /BATCH_METRICS_PORT/.test(error.problems.join('\n')));
 });
 
 test('values are read and a list of predict servers is split', () => {

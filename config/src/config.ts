@@ -17,6 +17,9 @@ export interface Config {
   readonly predictUrls: readonly string[];
   readonly predictTimeoutMs: number;
   readonly batchConcurrency: number;
+  /** Where batch serves GET /metrics and GET /health; port 0 takes a free port (logged). */
+  readonly batchMetricsHost: string;
+  readonly batchMetricsPort: number;
   readonly jobTtlSeconds: number;
   readonly model: string;
   /** Absolute folder where `MODEL=<preset>` looks for `<preset>.onnx` (CUTOUT_MODELS_DIR, `~` expanded). */
@@ -182,6 +185,8 @@ export function loadConfig(env: Env = process.env): Config {
     predictUrls,
     predictTimeoutMs: r.int('PREDICT_TIMEOUT_MS', 100, 3_600_000),
     batchConcurrency: r.int('BATCH_CONCURRENCY', 1, 1024),
+    batchMetricsHost: r.string('BATCH_METRICS_HOST'),
+    batchMetricsPort: r.int('BATCH_METRICS_PORT', 0, 65535),
     jobTtlSeconds: r.int('JOB_TTL_SECONDS', 1, 365 * 24 * 60 * 60),
     model: r.string('MODEL'),
     modelsDir: resolveModelsDir(r.string('CUTOUT_MODELS_DIR')),

@@ -9,6 +9,9 @@ export const DEFAULTS = Object.freeze({
   PREDICT_URL: 'http://127.0.0.1:5001',
   PREDICT_TIMEOUT_MS: 60_000,
   BATCH_CONCURRENCY: 4,
+  /** batch's GET /metrics and GET /health; 0 takes a free port and logs it (tests run many batches). */
+  BATCH_METRICS_HOST: '0.0.0.0',
+  BATCH_METRICS_PORT: 5002,
   JOB_TTL_SECONDS: 24 * 60 * 60,
   MODEL: 'cutout-graphcut',
   /** `~` stands for the home folder of the user running the service. */

@@ -35,7 +35,7 @@ function setUp(crash: ServiceName | undefined = undefined) {
   }
   const lines: string[] = [];
   const config = loadConfig({ PREDICT_HOST: '127.0.0.1', PROXY_HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' });
-  const base = { config, entryPoints, proxyPort: 0, predictPort: 0, logSink: (l: string) => lines.push(l), startTimeoutMs: 20_000 };
+  const base = { config, entryPoints, proxyPort: 0, predictPort: 0, batchMetricsPort: 0, logSink: (l: string) => lines.push(l), startTimeoutMs: 20_000 };
   return { dir, orderFile, lines, base, cleanUp: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -23,6 +23,8 @@ export interface StackOptions {
   /** Port for the proxy and predict; 0 picks a free one. Defaults: config.proxyPort / config.predictPort. */
   proxyPort?: number;
   predictPort?: number;
+  /** batch's /metrics and /health port; 0 picks a free one. Default: config.batchMetricsPort. */
+  batchMetricsPort?: number;
   /** Use this Redis. Default: REDIS_URL when it was set, otherwise a private redis-server. */
   redisUrl?: string;
   /** Data folder for the private redis-server (created if missing); a temporary one, removed on stop, by default. */
@@ -50,6 +52,8 @@ export interface StackPids {
 export interface StackHandle {
   readonly proxyUrl: string;
   readonly predictUrl: string;
+  /** batch's GET /metrics and GET /health. */
+  readonly batchMetricsUrl: string;
   readonly redisUrl: string;
   /** True when the stack started its own redis-server. */
   readonly privateRedis: boolean;
@@ -213,16 +217,21 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
   // predict answers anyone who reaches it, around the queue: on one machine it listens on
   // loopback only, unless PREDICT_HOST says otherwise.
   const predictHost = settings.PREDICT_HOST?.trim() ? undefined : '127.0.0.1';
-  const config = options.config ?? loadConfig({ ...settings, ...(predictHost ? { PREDICT_HOST: predictHost } : {}) });
+  // batch's metrics too: they are for this machine's operator.
+  const metricsHost = settings.BATCH_METRICS_HOST?.trim() ? undefined : '127.0.0.1';
+  const local = { ...(predictHost ? { PREDICT_HOST: predictHost } : {}), ...(metricsHost ? { BATCH_METRICS_HOST: metricsHost } : {}) };
+  const config = options.config ?? loadConfig({ ...settings, ...local });
   const predictPort = await pickPort(options.predictPort ?? config.predictPort, config.predictHost, 'PREDICT_PORT');
   const proxyPort = await pickPort(options.proxyPort ?? config.proxyPort, config.proxyHost, 'PROXY_PORT');
+  const batchMetricsPort = await pickPort(options.batchMetricsPort ?? config.batchMetricsPort, config.batchMetricsHost, 'BATCH_METRICS_PORT');
   const predictUrl = localUrl(config.predictHost, predictPort);
   const proxyUrl = localUrl(config.proxyHost, proxyPort);
   const stack = new Stack(config, options);
   try {
     const redisUrl = await startRedis(stack, options, config);
     const env = serviceEnv(options, {
-      ...(predictHost ? { PREDICT_HOST: predictHost } : {}),
+      ...local,
+      BATCH_METRICS_PORT: String(batchMetricsPort),
       REDIS_URL: redisUrl,
       PREDICT_PORT: String(predictPort),
       PROXY_PORT: String(proxyPort),
@@ -243,6 +252,7 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
       pids,
       proxyUrl,
       predictUrl,
+      batchMetricsUrl: localUrl(config.batchMetricsHost, batchMetricsPort),
       redisUrl,
       privateRedis: stack.redis !== undefined,
       redisDataDir: stack.redis?.dir,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { AppError, JOB_ID_PATTERN, errorBody, mediaTypeOf, RAW_IMAGE_TYPES, type Logger } from '@cutout/shared';
+import type { HttpMetrics } from '@cutout/shared/metrics';
 import { parseOutputOptions } from '@cutout/shared/contract';
 import { removeBackground } from './pipeline/remove-background.js';
 import { serverTiming, type PredictRouteDeps } from './predict.routes.js';
@@ -11,6 +12,8 @@ const RAW_TYPES: ReadonlySet<string> = new Set([...RAW_IMAGE_TYPES, 'application
 
 export interface FastPredictDeps extends PredictRouteDeps {
   logger: Logger;
+  /** Records the request under route /predict, as express would. */
+  http?: HttpMetrics;
 }
 
 /**
@@ -72,6 +75,7 @@ export function createFastPredict(deps: FastPredictDeps): (req: IncomingMessage,
       const query = parseQuery((req.url ?? '').split('?')[1] ?? '');
       const options = parseOutputOptions(query);
       const result = await removeBackground(bytes, deps.model()!, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options, encoding });
+      deps.stageMetrics?.observe(result.timings);
       send(res, 200, result.mediaType, result.bytes, { ...headers, 'Server-Timing': serverTiming(result.timings) });
     } catch (error) {
       const known = error instanceof AppError ? error : null;
@@ -80,6 +84,7 @@ export function createFastPredict(deps: FastPredictDeps): (req: IncomingMessage,
       const body = known ? errorBody(known.code, known.message) : errorBody('INTERNAL', 'something went wrong on our side; try again, and quote the request id if it persists', requestId);
       send(res, known?.status ?? 500, 'application/json; charset=utf-8', Buffer.from(JSON.stringify(body)), headers);
     }
+    deps.http?.observe('/predict', res.statusCode, started);
     if (deps.logger.isInfoEnabled()) {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const path = req.url ?? '';

@@ -5,6 +5,7 @@ import { describeModel } from './metadata.js';
 import type { LoadedModel } from './model/model-loader.js';
 import { removeBackground, type StageTimings } from './pipeline/remove-background.js';
 import { describeBatching, supportsBatching, type InferenceBatcher } from './pipeline/batcher.js';
+import type { PredictMetrics } from './predict-metrics.js';
 
 export interface PredictRouteDeps {
   /** The model once it is loaded; undefined while it is still loading. */
@@ -15,6 +16,8 @@ export interface PredictRouteDeps {
   batcher?: () => InferenceBatcher | undefined;
   /** zlib level of PNG outputs (OUTPUT_PNG_COMPRESSION); the pipeline's default when absent. */
   pngCompression?: number;
+  /** Stage and batch-size histograms; none: not recorded. */
+  stageMetrics?: PredictMetrics;
 }
 
 const JSON_TYPE = 'application/json';
@@ -96,6 +99,7 @@ export function predictRoutes(deps: PredictRouteDeps): Router {
       }
       const model = deps.model()!;
       const result = await removeBackground(bytes, model, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options, encoding });
+      deps.stageMetrics?.observe(result.timings);
       res.setHeader('Server-Timing', serverTiming(result.timings));
       if (asJson) res.json({ status: 'ok', img_none_bg_base64: result.bytes.toString('base64') });
       else res.type(result.mediaType).send(result.bytes);

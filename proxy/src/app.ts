@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
+import { HttpMetrics, metricsHandler, registerQueueMetrics, type Registry } from '@cutout/shared/metrics';
 import type { ApiKey } from '@cutout/config';
 import { createKeyring, requireApiKey } from './auth.js';
 import { clientErrors } from './client-errors.js';
@@ -62,6 +63,11 @@ export interface ProxyDeps {
   queueMaxMemoryRatio?: number;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
   submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
+  /**
+   * This process's metrics registry: GET /metrics serves it, every request is timed into it,
+   * and the queue's sizes are read into it from Redis at each scrape. None: no /metrics.
+   */
+  metrics?: Registry;
 }
 
 export const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
@@ -114,8 +120,13 @@ export function createApp(deps: ProxyDeps): Express {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(deps.logger, deps.metrics ? new HttpMetrics(deps.metrics, 'proxy') : undefined));
   app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path) || isPagePath(req.method, req.path)));
+  if (deps.metrics) {
+    registerQueueMetrics(deps.metrics, { stats: () => deps.jobs.stats(), timeoutMs: redisTimeoutMs });
+    // Behind the API key like every call but /health (a scraper sends it as a bearer token).
+    app.get('/metrics', metricsHandler(deps.metrics));
+  }
   // The call a polling client makes most, first: no other router defines this path.
   app.get('/get_job/:job_id', getJobHandler(jobService));
   app.use(statusRoutes(statusService));

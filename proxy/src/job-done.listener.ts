@@ -1,4 +1,4 @@
-import { closeRedisClient, type JobRepository, type Logger, type RedisClient } from '@cutout/shared';
+import { closeRedisClient, errorMessage, type JobRepository, type Logger, type RedisClient } from '@cutout/shared';
 
 /**
  * Why a wait ended: the job ended, the wait ran out, the client went away, the proxy is
@@ -68,7 +68,7 @@ export class JobDoneListener {
     subscriber.on('reconnecting', () => this.#wakeAll('disconnected'));
     subscriber.on('end', () => this.#wakeAll('disconnected'));
     subscriber.connect().catch((error: unknown) => {
-      if (!this.#closing) logger.error('job-done subscriber could not connect', { error: error instanceof Error ? error.message : String(error) });
+      if (!this.#closing) logger.error('job-done subscriber could not connect', { error: errorMessage(error) });
     });
   }
 
@@ -80,7 +80,7 @@ export class JobDoneListener {
       this.#subscribed = true;
       this.#o.logger.info('job-done subscriber ready');
     } catch (error) {
-      this.#o.logger.warn('job-done subscribe failed; retrying on the next reconnect', { error: error instanceof Error ? error.message : String(error) });
+      this.#o.logger.warn('job-done subscribe failed; retrying on the next reconnect', { error: errorMessage(error) });
     } finally {
       this.#subscribing = false;
     }

@@ -40,3 +40,6 @@ export { groupKeys, queueKeyList, GROUP_KEY_SUFFIXES, type GroupKeys } from './r
 export { type GroupRecord } from './redis/group-record.js';
 export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } from './callbacks/url-guard.js';
 export { signCallback, verifyCallback } from './callbacks/signature.js';
+export { errorMessage } from './error-message.js';
+export { runService, type RunServiceOptions, type ServiceContext, type ServicePart } from './process/run-service.js';
+export { httpServerPart, listen, type HttpServerPartOptions } from './process/http-server-part.js';

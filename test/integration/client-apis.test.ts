@@ -534,7 +534,7 @@ test('every job left waiting (202, 503, a client that left, a handed-back task) 
   assert.equal(leftInIdleQueue.length, 4, `the earlier tests left their jobs: ${JSON.stringify(leftInIdleQueue)}`);
   batch = spawn(process.execPath, [join(REPO_ROOT, 'batch', 'dist', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, REDIS_URL: stack.redisUrl, REDIS_KEY_PREFIX: IDLE_PREFIX, PREDICT_URL: stack.predictUrl, BATCH_CONCURRENCY: '2', LOG_LEVEL: 'warn', API_KEYS: '', API_KEYS_FILE: '' },
+    env: { ...process.env, REDIS_URL: stack.redisUrl, REDIS_KEY_PREFIX: IDLE_PREFIX, PREDICT_URL: stack.predictUrl, BATCH_CONCURRENCY: '2', BATCH_METRICS_HOST: '127.0.0.1', BATCH_METRICS_PORT: '0', LOG_LEVEL: 'warn', API_KEYS: '', API_KEYS_FILE: '' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (const { id, why } of leftInIdleQueue) {

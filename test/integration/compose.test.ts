@@ -99,6 +99,13 @@ test('batch reaches predict and redis by service name and waits until both are h
   dependsOnHealthy(batch, 'redis');
 });
 
+test('batch serves /metrics and /health on 5002, unpublished, and is health-checked with node on /health', { skip }, () => {
+  const batch = service('batch');
+  assert.equal(String(batch.environment?.BATCH_METRICS_PORT), '5002');
+  assert.match(words(batch.healthcheck?.test), /^CMD node -e .*fetch\('http:\/\/127\.0\.0\.1:5002\/health'\)/);
+  assert.deepEqual(batch.ports ?? [], [], 'its metrics stay on the internal network');
+});
+
 test('proxy publishes 5000, waits for a healthy redis and has its own healthcheck', { skip }, () => {
   const proxy = service('proxy');
   assert.equal(proxy.environment?.REDIS_URL, 'redis://redis:6379');

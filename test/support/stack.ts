@@ -5,6 +5,8 @@ export { REPO_ROOT };
 export interface TestStack {
   readonly proxyUrl: string;
   readonly predictUrl: string;
+  /** batch's GET /metrics and GET /health. */
+  readonly batchMetricsUrl: string;
   readonly redisUrl: string;
   /** Everything the services printed, for a failing assertion's message. */
   readonly logs: string[];
@@ -26,6 +28,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
   const handle: StackHandle = await startStack({
     proxyPort: 0,
     predictPort: 0,
+    batchMetricsPort: 0,
     // A private Redis even when the developer has REDIS_URL set: tests must not touch real data.
     redisUrl: undefined,
     // cutout-border, the cheapest built-in model: these tests are about the stack; the default model has its own tests in predict.
@@ -39,6 +42,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
   return {
     proxyUrl: handle.proxyUrl,
     predictUrl: handle.predictUrl,
+    batchMetricsUrl: handle.batchMetricsUrl,
     redisUrl: handle.redisUrl,
     logs,
     stop: () => handle.stop(),

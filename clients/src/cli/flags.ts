@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errorMessage } from '@cutout/shared';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 /** What parseArgs returns for these options, strict and without positionals. */
@@ -18,7 +19,7 @@ export function readFlags<const O extends Options>(argv: readonly string[], opti
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     // parseArgs' own messages name the flag; drop its advice about "--", which does not apply here.
-    const message = error instanceof Error ? error.message.replace(/\s*To specify a positional argument.*$/s, '') : String(error);
+    const message = errorMessage(error).replace(/\s*To specify a positional argument.*$/s, '');
     throw new UsageError(message);
   }
 }

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { digestFile, matchingChecksum, type Checksum, type FileDigest } from '@cutout/predict/models';
+import { errorMessage } from '@cutout/shared';
 
 /** The server could not be reached at all: offline, DNS, refused. Nothing was written. */
 export class UnreachableError extends Error {
@@ -115,7 +116,7 @@ export async function downloadModel(options: DownloadOptions): Promise<FileDiges
     } catch (error) {
       const code = codeOf(error);
       if (offset > 0 && !UNREACHABLE.has(code ?? '')) throw new InterruptedError(`the download stopped (${code ?? String(error)}); run the same command again to resume`);
-      throw new UnreachableError(`cannot reach ${new URL(options.url).host} (${code ?? (error instanceof Error ? error.message : String(error))})`);
+      throw new UnreachableError(`cannot reach ${new URL(options.url).host} (${code ?? errorMessage(error)})`);
     }
     const { statusCode } = response;
     // 416: the partial file already holds everything; only its checksum is left to check.

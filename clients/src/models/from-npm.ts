@@ -5,6 +5,7 @@ import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NPM_ISNET, digestFile, type FileDigest } from '@cutout/predict/models';
+import { errorMessage } from '@cutout/shared';
 
 const run = promisify(execFile);
 
@@ -35,7 +36,7 @@ export async function fetchIsnetPackage(cacheDir: string): Promise<string> {
     await rm(join(unpacked, tarball), { force: true });
   } catch (error) {
     await rm(unpacked, { recursive: true, force: true });
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason = errorMessage(error).split('\n')[0];
     throw new NpmFetchError(`could not fetch ${spec} with npm pack (${reason})`);
   }
   return join(unpacked, 'package');

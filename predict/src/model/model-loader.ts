@@ -6,6 +6,7 @@ import type { CatalogueEntry, Checksum } from './catalogue.js';
 import { warmUpGraphcut } from './graphcut/warm-up.js';
 import type { ModelPreset, Shape, TensorSignature } from './presets.js';
 import { isPassthrough, loadPassthrough } from './passthrough.js';
+import { errorMessage } from '@cutout/shared';
 
 export type { Shape, TensorSignature } from './presets.js';
 
@@ -131,7 +132,7 @@ async function createSession(spec: ModelSpec, settings: SessionSettings): Promis
   try {
     return await ort.InferenceSession.create(spec.path, sessionOptions(settings));
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason = errorMessage(error).split('\n')[0];
     throw new ModelConfigError(spec.value, `${spec.path} is not an ONNX model onnxruntime can load (${reason}); point MODEL at a valid .onnx file`);
   }
 }

@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
+import { errorMessage } from '../error-message.js';
 import type { JobRepository } from '../redis/job.repository.js';
 import { toGroupView, toV1Job } from '../contract/views.js';
 import type { ClaimedCallback, OutboxRepository } from './outbox.repository.js';
@@ -29,6 +30,8 @@ export interface CallbackDelivererOptions {
   lookup?: Lookup;
   /** Who we are, in each delivery's User-Agent and the logs. */
   name: string;
+  /** Told each attempt's settled outcome (delivered, retry, gave_up, or not_recorded): the metrics hook. */
+  onOutcome?: (outcome: string) => void;
 }
 
 /** Why an attempt failed, said the same way in the logs and the dead list. */
@@ -42,7 +45,7 @@ class DeliveryFailed extends Error {}
  * receiver can tell a repeat from a new event.
  */
 export class CallbackDeliverer {
-  readonly #o: Required<Omit<CallbackDelivererOptions, 'lookup'>> & { lookup?: Lookup };
+  readonly #o: Required<Omit<CallbackDelivererOptions, 'lookup' | 'onOutcome'>> & Pick<CallbackDelivererOptions, 'lookup' | 'onOutcome'>;
   readonly #loops: Promise<void>[] = [];
   readonly #agents = new Set<Agent>();
   #stopping = false;
@@ -84,17 +87,19 @@ export class CallbackDeliverer {
       await this.#post(target, body, claim);
       outcome = 'delivered';
     } catch (failure) {
-      error = failure instanceof Error ? failure.message : String(failure);
+      error = errorMessage(failure);
     }
     const delayMs = Math.min(this.#o.baseDelayMs * 2 ** (claim.attempt - 1), this.#o.maxDelayMs) * (0.75 + Math.random() * 0.5);
     try {
       const settled = await this.#o.outbox.settle(claim, outcome, { maxAttempts: this.#o.maxAttempts, delayMs, error });
+      this.#o.onOutcome?.(String(settled));
       if (settled === 'delivered') logger.info('callback delivered', fields);
       else if (settled === 'retry') logger.warn('callback failed; will retry', { ...fields, error, delay_ms: Math.round(delayMs) });
       else if (settled === 'gave_up') logger.error('callback gave up', { ...fields, error, max_attempts: this.#o.maxAttempts });
     } catch (failure) {
       // The claim expires and the entry is delivered again: at least once, never lost.
-      logger.warn('callback outcome not recorded', { ...fields, outcome, error: (failure as Error).message });
+      this.#o.onOutcome?.('not_recorded');
+      logger.warn('callback outcome not recorded', { ...fields, outcome, error: errorMessage(failure) });
     }
   }
 

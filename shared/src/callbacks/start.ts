@@ -18,7 +18,7 @@ export interface CallbackSettings {
  * Starts delivering the outbox in this process, or returns null (and says why) when
  * CALLBACK_SECRET is not set: then no callback can have been accepted, and none could be signed.
  */
-export function startCallbackDeliverer(deps: { redis: RedisClient; jobs: JobRepository; logger: Logger; config: CallbackSettings; name: string }): CallbackDeliverer | null {
+export function startCallbackDeliverer(deps: { redis: RedisClient; jobs: JobRepository; logger: Logger; config: CallbackSettings; name: string; onOutcome?: (outcome: string) => void }): CallbackDeliverer | null {
   const { config, logger } = deps;
   if (config.callbackSecret === '') {
     logger.info('callbacks off: CALLBACK_SECRET is not set (submits with callback_url are refused)');
@@ -33,6 +33,7 @@ export function startCallbackDeliverer(deps: { redis: RedisClient; jobs: JobRepo
     timeoutMs: config.callbackTimeoutMs,
     allowHosts: new Set(config.callbackAllowHosts),
     name: deps.name,
+    ...(deps.onOutcome ? { onOutcome: deps.onOutcome } : {}),
   });
   deliverer.start();
   return deliverer;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import { routeOf, type HttpMetrics } from '../metrics/http-metrics.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -15,9 +16,10 @@ export interface RequestLocals {
 
 /**
  * Gives each request an id (the caller's X-Request-Id when it is sane, else a new one), echoes it,
- * and writes one access-log line when the response ends.
+ * and writes one access-log line when the response ends; with `http`, it also records the
+ * request in cutout_http_request_duration_seconds under its route pattern.
  */
-export function requestContext(logger: Logger): RequestHandler {
+export function requestContext(logger: Logger, http?: HttpMetrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const given = req.get('x-request-id');
     const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
@@ -26,6 +28,7 @@ export function requestContext(logger: Logger): RequestHandler {
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      http?.observe(routeOf(req), res.statusCode, started);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         request_id: requestId,

@@ -1,4 +1,5 @@
 import type { RedisClient } from './client.js';
+import { errorMessage } from '../error-message.js';
 
 export interface DurabilityCheckOptions {
   /** How long the CONFIG GETs may take before the check gives up with a warning (default 2 s). */
@@ -69,7 +70,7 @@ export async function checkRedisDurability(client: Pick<RedisClient, 'configGet'
   try {
     settings = await withTimeout(readSettings(client), options.timeoutMs ?? 2_000);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return [`could not read the Redis configuration (CONFIG GET failed: ${reason.slice(0, 200)}); check by hand that it has ${WANTED}, or jobs may be evicted or lost on a restart`];
   }
   const warnings: string[] = [];

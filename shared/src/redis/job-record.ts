@@ -133,6 +133,8 @@ export interface TakeResult {
   failed: Array<{ id: string; code: string }>;
   /** Ids dropped from the queue because their record had expired or already ended. */
   dropped: number;
+  /** With a job: milliseconds from its submit to this claim, by Redis's clock (earlier attempts included). */
+  queueWaitMs?: number;
 }
 
 /** retry's answer: scheduled again, FAILED for good (attempts used up), or the claim was lost. */

@@ -62,7 +62,7 @@ function claimNonce(): string {
 }
 
 type TakeReply =
-  | ['taken', string, number, string, string, string, string, string, string]
+  | ['taken', string, number, string, string, string, string, string, string, number]
   | ['moved' | 'dropped', string]
   | ['failed', string, string]
   | NeedGroup;
@@ -293,7 +293,7 @@ export class JobRepository {
       const k = this.jobKeys(candidate);
       const reply = (await this.#run(takeScript, [k.record, k.imageIn], [workerId, String(leaseMs), candidate, nonce], group)) as TakeReply;
       if (reply[0] === 'taken') {
-        const [, token, attempts, imageBase64, options, format, width, height, jobGroup] = reply;
+        const [, token, attempts, imageBase64, options, format, width, height, jobGroup, waitedMs] = reply;
         const job: TakenJob = {
           id: candidate,
           token,
@@ -304,7 +304,7 @@ export class JobRepository {
           options: parseStoredOptions(options),
           input: { format, width: Number(width), height: Number(height) },
         };
-        return { job, failed, dropped };
+        return { job, failed, dropped, queueWaitMs: Number(waitedMs) };
       }
       if (reply[0] === 'need_group') {
         group = reply[1];

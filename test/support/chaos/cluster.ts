@@ -83,6 +83,9 @@ export class ChaosCluster {
       PREDICT_URL: this.predictUrl,
       PROXY_HOST: '127.0.0.1',
       PROXY_PORT: String(proxyPort),
+      // Many batches run at once, and each restart may come up while the old port is held: each takes a free one.
+      BATCH_METRICS_HOST: '127.0.0.1',
+      BATCH_METRICS_PORT: '0',
       SHUTDOWN_GRACE_MS: '2000',
       // The scenarios test the serving stack under faults, not the model: the fastest built-in keeps their 1 s timeouts meaningful.
       MODEL: 'cutout-border',

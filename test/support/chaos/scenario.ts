@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import { ChaosCluster, type ClusterOptions } from './cluster.js';
 import { LoadGenerator, smallImages } from './load.js';
 import { explain, judge, snapshot, waitFinished, waitForWritten, type Expectations, type Verdict } from './verdict.js';
+import { errorMessage } from '@cutout/shared';
 
 export interface ScenarioOptions extends ClusterOptions {
   /** Small jobs to submit. */
@@ -67,7 +68,7 @@ export async function runScenario(
   // the state of every job, which usually says why.
   const outcome = await chaos(ctx).then(
     (expect) => ({ expect: expect ?? {}, error: undefined }),
-    (error: unknown) => ({ expect: {}, error: error instanceof Error ? error.message : String(error) }),
+    (error: unknown) => ({ expect: {}, error: errorMessage(error) }),
   );
   const unfinished = await waitFinished(cluster, load, Math.max(0, (options.finishWithinMs ?? 40_000) - (Date.now() - started)));
   const verdict = await judge(cluster, load, unfinished, outcome.expect);

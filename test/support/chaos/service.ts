@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChildHandle } from './child.js';
+import { errorMessage } from '@cutout/shared';
 
 export interface ServiceOptions {
   /** "predict", "proxy", "batch#1": the label in output lines. */
@@ -64,7 +65,7 @@ export class ChaosService {
         if (res.status === 200) return;
         last = `HTTP ${res.status}`;
       } catch (error) {
-        last = error instanceof Error ? error.message : String(error);
+        last = errorMessage(error);
       }
       if (Date.now() > deadline) throw new Error(`${this.name} not healthy within ${timeoutMs} ms (last: ${last})`);
       await sleep(50);
