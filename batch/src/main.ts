@@ -1,16 +1,15 @@
 import { loadConfigOrExit } from '@cutout/config';
-import { checkRedisDurability, createLogger, createRedisClient, JobRepository } from '@cutout/shared';
+import { checkRedisDurability, createLogger, JobRepository } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool } from './worker-pool.js';
+import { RedisLink } from './redis-link.js';
 
 const config = loadConfigOrExit('batch');
 const logger = createLogger('batch', config.logLevel);
 
-const redis = createRedisClient(config.redisUrl, {
-  name: 'cutout-batch',
-  onError: (error) => logger.warn('redis connection error', { error: error.message }),
-});
+// Every call through it has a deadline; a connection that stops answering is replaced (redis-link.ts).
+const redis = new RedisLink({ url: config.redisUrl, name: 'cutout-batch', timeoutMs: config.batchRedisTimeoutMs, logger }).client;
 const repository = new JobRepository(redis, {
   keyPrefix: config.redisKeyPrefix,
   ttlSeconds: config.jobTtlSeconds,
@@ -82,6 +81,7 @@ async function start(): Promise<void> {
     predict_timeout_ms: config.predictTimeoutMs,
     key_prefix: config.redisKeyPrefix,
     job_lease_ms: config.jobLeaseMs,
+    redis_timeout_ms: config.batchRedisTimeoutMs,
     job_max_attempts: config.jobMaxAttempts,
     predict_ready: health.map((h) => ({ url: h.url, ok: h.ok, detail: h.detail })),
   });

@@ -1,0 +1,171 @@
+import { createRedisClient, type Logger, type RedisClient } from '@cutout/shared';
+import { sleep } from './timing.js';
+
+export interface RedisLinkOptions {
+  url: string;
+  /** CLIENT LIST name of each connection. */
+  name: string;
+  /** How long one call may go unanswered before it is given up and the connection replaced (BATCH_REDIS_TIMEOUT_MS). */
+  timeoutMs: number;
+  logger: Logger;
+  /** How long a new connection may take to be ready (TCP connect and handshake) before it is thrown away. Default max(2 × timeoutMs, 1000). */
+  handshakeMs?: number;
+}
+
+/** A call that Redis did not answer in time; whether it ran there is unknown. */
+export class RedisCallTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`redis ${what} did not answer within ${ms} ms (BATCH_REDIS_TIMEOUT_MS); the connection is replaced`);
+    this.name = 'RedisCallTimeoutError';
+  }
+}
+
+const CLOSING = new Set<PropertyKey>(['close', 'quit', 'destroy', 'disconnect']);
+const EXECS = new Set<PropertyKey>(['exec', 'execAsPipeline']);
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function isMulti(value: unknown): value is object {
+  return typeof (value as { exec?: unknown } | null)?.exec === 'function';
+}
+
+/**
+ * batch's one Redis connection, with a deadline on every call. node-redis v5 cannot give one
+ * itself: its `timeout` command option stops counting once a command is written, and on a
+ * socket that went quiet (a network black hole, a failed-over server, a NAT that forgot the
+ * flow) nothing ever errors, so take, renew, complete and the reaper would wait until TCP gives
+ * up, minutes later. Here a call unanswered after `timeoutMs` is rejected, the connection is
+ * destroyed (every call still waiting on it is rejected too: their outcome is unknown, and
+ * each caller retries a fenced step that recognises a repeat) and a fresh one is opened in its
+ * place. While it connects, calls fail at once (no offline queue), so the workers back off.
+ *
+ * `client` is the handle everyone holds (the repository, the callback deliverer, duplicates
+ * for blocking waits): it always sends to the current connection, so replacing one is
+ * invisible to them. Its close() closes the link.
+ */
+export class RedisLink {
+  readonly client: RedisClient;
+  readonly #o: Required<RedisLinkOptions>;
+  #current: RedisClient;
+  #establishing: Promise<void> | null = null;
+  #closed = false;
+  #replacements = 0;
+
+  constructor(options: RedisLinkOptions) {
+    if (!(options.timeoutMs > 0)) throw new Error(`RedisLink timeoutMs must be positive, got ${options.timeoutMs}`);
+    this.#o = { handshakeMs: Math.max(2 * options.timeoutMs, 1_000), ...options };
+    this.#current = this.#fresh();
+    this.client = this.#facade();
+  }
+
+  /** How many times a connection was given up and replaced. */
+  get replacements(): number {
+    return this.#replacements;
+  }
+
+  /**
+   * Resolves once a connection is ready. Keeps trying until Redis answers (batch may start
+   * before Redis does); a connection whose handshake hangs is thrown away and another tried.
+   */
+  connect(): Promise<void> {
+    this.#establishing ??= this.#establish().finally(() => (this.#establishing = null));
+    return this.#establishing;
+  }
+
+  /** Closes the connection (waiting for calls in flight, within the call deadline); safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.#current;
+    if (!client.isOpen) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.timeoutMs)));
+    await Promise.race([client.close().catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (client.isOpen) client.destroy();
+  }
+
+  #fresh(): RedisClient {
+    return createRedisClient(this.#o.url, {
+      name: this.#o.name,
+      onError: (error) => this.#o.logger.warn('redis connection error', { connection: this.#o.name, error: error.message }),
+    });
+  }
+
+  async #establish(): Promise<void> {
+    for (let attempt = 0; !this.#closed; attempt++) {
+      const client = this.#current;
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<'overdue'>((resolve) => (timer = setTimeout(() => resolve('overdue'), this.#o.handshakeMs)));
+      const outcome = await Promise.race([client.connect().then(() => 'ready' as const, (error: unknown) => error), overdue]);
+      clearTimeout(timer);
+      if (outcome === 'ready' && client.isReady) return;
+      if (this.#closed || client !== this.#current) return;
+      // node-redis retries a refused connect by itself; a handshake that hangs it never gives up.
+      if (outcome === 'overdue' && attempt === 0) this.#o.logger.warn('redis connection not ready in time; trying a new one', { connection: this.#o.name, handshake_ms: this.#o.handshakeMs });
+      this.#current = this.#fresh();
+      client.destroy();
+      await sleep(Math.min(50 * 2 ** attempt, 1_000));
+    }
+  }
+
+  /** A call on `target` timed out: replace it, unless that happened already. */
+  #giveUp(target: RedisClient, what: string): void {
+    if (this.#closed || target !== this.#current) return;
+    this.#replacements++;
+    this.#o.logger.warn('redis call timed out; replacing the connection', { connection: this.#o.name, call: what, timeout_ms: this.#o.timeoutMs });
+    this.#current = this.#fresh();
+    // Rejects every call still waiting on the old socket (DisconnectsClientError).
+    target.destroy();
+    void this.connect().then(() => {
+      if (this.#current.isReady) this.#o.logger.info('redis connection replaced', { connection: this.#o.name, replacements: this.#replacements });
+    });
+  }
+
+  #timed(what: string, target: RedisClient, result: unknown): unknown {
+    if (!isThenable(result)) return isMulti(result) ? this.#timedMulti(what, target, result) : result;
+    const ms = this.#o.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new RedisCallTimeoutError(what, ms));
+        this.#giveUp(target, what);
+      }, ms);
+    });
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** A MULTI builder whose exec has the deadline; its chained calls return the wrapper. */
+  #timedMulti(what: string, target: RedisClient, multi: object): object {
+    const link = this;
+    const wrapper: object = new Proxy(multi, {
+      get(builder, prop) {
+        const value: unknown = Reflect.get(builder, prop, builder);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          const out: unknown = (value as (...a: unknown[]) => unknown).apply(builder, args);
+          if (EXECS.has(prop)) return link.#timed(`${what}.${String(prop)}`, target, out);
+          return out === builder ? wrapper : out;
+        };
+      },
+    });
+    return wrapper;
+  }
+
+  #facade(): RedisClient {
+    const link = this;
+    return new Proxy({} as RedisClient, {
+      get(_shell, prop) {
+        if (prop === 'connect') return () => link.connect().then(() => link.client);
+        if (CLOSING.has(prop)) return () => link.close();
+        if (prop === 'isOpen') return !link.#closed;
+        const target = link.#current;
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => link.#timed(String(prop), target, (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+  }
+}
