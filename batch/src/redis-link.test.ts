@@ -73,6 +73,20 @@ test('a call into a black hole is given up with RedisCallTimeoutError; the next 
   assert.ok(r.held >= 1, 'the old connection is still held: it was replaced, not revived');
 });
 
+test("a reconnect whose handshake hangs (node-redis's own, after a reset) is replaced too", { timeout: 20_000 }, async () => {
+  const r = await relay();
+  const { logger, lines } = memoryLogger();
+  const link = new RedisLink({ url: r.redisUrl, name: 'test-link-reconnect', timeoutMs: TIMEOUT_MS, logger });
+  cleanups.push(() => link.close());
+  await link.client.connect();
+  // The connection is reset, and the address now accepts connections that never answer.
+  r.blackHole();
+  r.dropConnections();
+  await until(() => (lines.some((l) => l.message === 'redis reconnect not ready in time; replacing the connection') ? true : undefined));
+  r.heal();
+  assert.equal(await until(() => link.client.ping().catch(() => undefined)), 'PONG');
+});
+
 test('complete() into a black hole: given up within the deadline, retried on a new connection once the relay heals, SUCCEEDED once', { timeout: 30_000 }, async () => {
   const r = await relay();
   const p = await poolBehind(r);

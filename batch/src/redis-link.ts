@@ -50,6 +50,8 @@ export class RedisLink {
   readonly #o: Required<RedisLinkOptions>;
   #current: RedisClient;
   #establishing: Promise<void> | null = null;
+  /** Connections that were ready once; node-redis reconnects these by itself after an error. */
+  readonly #established = new WeakSet<RedisClient>();
   #closed = false;
   #replacements = 0;
 
@@ -88,21 +90,29 @@ export class RedisLink {
   }
 
   #fresh(): RedisClient {
-    return createRedisClient(this.#o.url, {
+    const client = createRedisClient(this.#o.url, {
       name: this.#o.name,
       onError: (error) => this.#o.logger.warn('redis connection error', { connection: this.#o.name, error: error.message }),
     });
+    client.on('reconnecting', () => this.#watchReconnect(client));
+    return client;
   }
 
   async #establish(): Promise<void> {
     for (let attempt = 0; !this.#closed; attempt++) {
       const client = this.#current;
+      if (client.isReady) return;
       let timer: NodeJS.Timeout | undefined;
       const overdue = new Promise<'overdue'>((resolve) => (timer = setTimeout(() => resolve('overdue'), this.#o.handshakeMs)));
       const outcome = await Promise.race([client.connect().then(() => 'ready' as const, (error: unknown) => error), overdue]);
       clearTimeout(timer);
-      if (outcome === 'ready' && client.isReady) return;
-      if (this.#closed || client !== this.#current) return;
+      if (this.#closed) return;
+      // Replaced meanwhile (a call on it timed out): connect its successor instead.
+      if (client !== this.#current) continue;
+      if (outcome === 'ready' && client.isReady) {
+        this.#established.add(client);
+        return;
+      }
       // node-redis retries a refused connect by itself; a handshake that hangs it never gives up.
       if (outcome === 'overdue' && attempt === 0) this.#o.logger.warn('redis connection not ready in time; trying a new one', { connection: this.#o.name, handshake_ms: this.#o.handshakeMs });
       this.#current = this.#fresh();
@@ -111,11 +121,24 @@ export class RedisLink {
     }
   }
 
+  /**
+   * node-redis reconnects a connection that errored by itself, and that reconnect's handshake has
+   * no deadline either: one that is not ready in time is replaced like a call that timed out.
+   */
+  #watchReconnect(client: RedisClient): void {
+    if (!this.#established.has(client)) return; // the link is still connecting it, under its own deadline
+    const timer = setTimeout(() => {
+      if (!client.isReady) this.#giveUp(client, 'reconnect');
+    }, this.#o.handshakeMs);
+    client.once('ready', () => clearTimeout(timer));
+  }
+
   /** A call on `target` timed out: replace it, unless that happened already. */
   #giveUp(target: RedisClient, what: string): void {
     if (this.#closed || target !== this.#current) return;
     this.#replacements++;
-    this.#o.logger.warn('redis call timed out; replacing the connection', { connection: this.#o.name, call: what, timeout_ms: this.#o.timeoutMs });
+    const message = what === 'reconnect' ? 'redis reconnect not ready in time; replacing the connection' : 'redis call timed out; replacing the connection';
+    this.#o.logger.warn(message, { connection: this.#o.name, call: what, timeout_ms: what === 'reconnect' ? this.#o.handshakeMs : this.#o.timeoutMs });
     this.#current = this.#fresh();
     // Rejects every call still waiting on the old socket (DisconnectsClientError).
     target.destroy();

@@ -86,9 +86,14 @@ export class TcpRelay {
     }
   }
 
+  /** Resets every open connection (both sides see it closed), as a middlebox that drops its flows does. */
+  dropConnections(): void {
+    for (const pair of this.#pairs) this.#drop(pair);
+  }
+
   /** Closes the listener and every connection; safe to call twice. */
   async close(): Promise<void> {
-    for (const pair of this.#pairs) this.#drop(pair);
+    this.dropConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -132,8 +137,8 @@ export class TcpRelay {
   }
 
   #drop(pair: Pair): void {
-    pair.client.destroy();
-    pair.upstream?.destroy();
+    pair.client.resetAndDestroy();
+    pair.upstream?.resetAndDestroy();
     this.#pairs.delete(pair);
   }
 }
