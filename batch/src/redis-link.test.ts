@@ -60,6 +60,8 @@ test('a call into a black hole is given up with RedisCallTimeoutError; the next 
   const { logger, lines } = memoryLogger();
   const link = new RedisLink({ url: r.redisUrl, name: 'test-link', timeoutMs: TIMEOUT_MS, logger });
   cleanups.push(() => link.close());
+  let readies = 0;
+  link.client.on('ready', () => readies++);
   await link.client.connect();
   assert.equal(await link.client.ping(), 'PONG');
   r.blackHole();
@@ -71,6 +73,7 @@ test('a call into a black hole is given up with RedisCallTimeoutError; the next 
   assert.equal(await until(() => link.client.ping().catch(() => undefined)), 'PONG');
   assert.ok(lines.some((l) => l.message === 'redis call timed out; replacing the connection' && l.call === 'ping'));
   assert.ok(r.held >= 1, 'the old connection is still held: it was replaced, not revived');
+  assert.equal(readies, 2, "a listener given to the link's client hears the new connection too");
 });
 
 test("a reconnect whose handshake hangs (node-redis's own, after a reset) is replaced too", { timeout: 20_000 }, async () => {

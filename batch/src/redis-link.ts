@@ -43,7 +43,8 @@ function isMulti(value: unknown): value is object {
  *
  * `client` is the handle everyone holds (the repository, the callback deliverer, duplicates
  * for blocking waits): it always sends to the current connection, so replacing one is
- * invisible to them. Its close() closes the link.
+ * invisible to them; listeners given to its on() are put on every connection ('ready' then
+ * fires for each new one). Its close() closes the link.
  */
 export class RedisLink {
   readonly client: RedisClient;
@@ -52,6 +53,8 @@ export class RedisLink {
   #establishing: Promise<void> | null = null;
   /** Connections that were ready once; node-redis reconnects these by itself after an error. */
   readonly #established = new WeakSet<RedisClient>();
+  /** Listeners given to `client.on`: each connection gets them, so they outlive a replacement. */
+  readonly #listeners: Array<[string, (...args: unknown[]) => void]> = [];
   #closed = false;
   #replacements = 0;
 
@@ -95,6 +98,7 @@ export class RedisLink {
       onError: (error) => this.#o.logger.warn('redis connection error', { connection: this.#o.name, error: error.message }),
     });
     client.on('reconnecting', () => this.#watchReconnect(client));
+    for (const [event, listener] of this.#listeners) client.on(event, listener);
     return client;
   }
 
@@ -184,6 +188,13 @@ export class RedisLink {
         if (prop === 'connect') return () => link.connect().then(() => link.client);
         if (CLOSING.has(prop)) return () => link.close();
         if (prop === 'isOpen') return !link.#closed;
+        if (prop === 'on') {
+          return (event: string, listener: (...args: unknown[]) => void) => {
+            link.#listeners.push([event, listener]);
+            link.#current.on(event, listener);
+            return link.client;
+          };
+        }
         const target = link.#current;
         const value: unknown = Reflect.get(target, prop, target);
         if (typeof value !== 'function') return value;
