@@ -87,7 +87,7 @@ test('predict-trickle: one predict server trickles its answer forever; the total
           const problems: string[] = [];
           if (slow.requests.filter((r) => r.path === '/predict').length === 0) problems.push('the trickling server was never called');
           // Every job has ended, so every trickled answer must have been abandoned by now (a few ms for the sockets to close).
-          for (let i = 0; i < 50 && slow.inFlight > 0; i++) await sleep(20);
+          for (let i = 0; i < 250 && slow.inFlight > 0; i++) await sleep(20);
           if (slow.inFlight > 0) problems.push(`${slow.inFlight} trickled answers are still being received after every job ended`);
           problems.push(...(await outputsArePng(cluster, load.ids)));
           return problems;
