@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedisClient, closeRedisClient, startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
 import { TcpRelay } from '@cutout/shared/testing';
@@ -13,7 +13,6 @@ const TIMEOUT_MS = 300;
 let redisServer: RedisServerHandle;
 let inspect: RedisClient;
 let predict: FakePredict;
-const cleanups: Array<() => Promise<void>> = [];
 
 before(async () => {
   redisServer = await startRedisServer();
@@ -23,21 +22,21 @@ before(async () => {
 });
 
 after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
   await predict.close();
   await closeRedisClient(inspect);
   await redisServer.stop();
 });
 
-async function relay(): Promise<TcpRelay> {
+/** Each test's own relay, closed when the test ends (after what uses it: t.after runs in reverse). */
+async function relay(t: TestContext): Promise<TcpRelay> {
   const r = await TcpRelay.start({ port: redisServer.port });
-  cleanups.push(() => r.close());
+  t.after(() => r.close());
   return r;
 }
 
-async function poolBehind(r: TcpRelay): Promise<RunningPool> {
+async function poolBehind(t: TestContext, r: TcpRelay): Promise<RunningPool> {
   const p = await startPool({ redisUrl: r.redisUrl, inspect, predictUrls: [predict.url], concurrency: 1, redisTimeoutMs: TIMEOUT_MS });
-  cleanups.push(() => p.pool.close());
+  t.after(() => p.pool.close());
   return p;
 }
 
@@ -55,11 +54,11 @@ async function completeIntoBlackHole(r: TcpRelay, p: RunningPool): Promise<strin
   return id;
 }
 
-test('a call into a black hole is given up with RedisCallTimeoutError; the next one runs on a new connection', { timeout: 20_000 }, async () => {
-  const r = await relay();
+test('a call into a black hole is given up with RedisCallTimeoutError; the next one runs on a new connection', { timeout: 20_000 }, async (t) => {
+  const r = await relay(t);
   const { logger, lines } = memoryLogger();
   const link = new RedisLink({ url: r.redisUrl, name: 'test-link', timeoutMs: TIMEOUT_MS, logger });
-  cleanups.push(() => link.close());
+  t.after(() => link.close());
   let readies = 0;
   link.client.on('ready', () => readies++);
   await link.client.connect();
@@ -76,11 +75,11 @@ test('a call into a black hole is given up with RedisCallTimeoutError; the next 
   assert.equal(readies, 2, "a listener given to the link's client hears the new connection too");
 });
 
-test("a reconnect whose handshake hangs (node-redis's own, after a reset) is replaced too", { timeout: 20_000 }, async () => {
-  const r = await relay();
+test("a reconnect whose handshake hangs (node-redis's own, after a reset) is replaced too", { timeout: 20_000 }, async (t) => {
+  const r = await relay(t);
   const { logger, lines } = memoryLogger();
   const link = new RedisLink({ url: r.redisUrl, name: 'test-link-reconnect', timeoutMs: TIMEOUT_MS, logger });
-  cleanups.push(() => link.close());
+  t.after(() => link.close());
   await link.client.connect();
   // The connection is reset, and the address now accepts connections that never answer.
   r.blackHole();
@@ -90,9 +89,9 @@ test("a reconnect whose handshake hangs (node-redis's own, after a reset) is rep
   assert.equal(await until(() => link.client.ping().catch(() => undefined)), 'PONG');
 });
 
-test('complete() into a black hole: given up within the deadline, retried on a new connection once the relay heals, SUCCEEDED once', { timeout: 30_000 }, async () => {
-  const r = await relay();
-  const p = await poolBehind(r);
+test('complete() into a black hole: given up within the deadline, retried on a new connection once the relay heals, SUCCEEDED once', { timeout: 30_000 }, async (t) => {
+  const r = await relay(t);
+  const p = await poolBehind(t, r);
   const id = await completeIntoBlackHole(r, p);
   // Still in the black hole: the write was given up, not answered.
   assert.equal(r.blackHoled, true);
@@ -108,9 +107,9 @@ test('complete() into a black hole: given up within the deadline, retried on a n
   assert.equal((await settled(p.repo, next)).status, 'SUCCEEDED');
 });
 
-test('a complete whose reply was lost lands late after all: the retry is recognised, the output is written once', { timeout: 30_000 }, async () => {
-  const r = await relay();
-  const p = await poolBehind(r);
+test('a complete whose reply was lost lands late after all: the retry is recognised, the output is written once', { timeout: 30_000 }, async (t) => {
+  const r = await relay(t);
+  const p = await poolBehind(t, r);
   const id = await completeIntoBlackHole(r, p);
   // The held bytes (the first complete among them) now reach Redis late, while the worker
   // sends its retry on a new connection: whichever runs second finds the job already settled.

@@ -1,5 +1,5 @@
 import { createRedisClient, type Logger, type RedisClient } from '@cutout/shared';
-import { sleep } from './timing.js';
+import { messageOf, sleep } from './timing.js';
 
 export interface RedisLinkOptions {
   url: string;
@@ -146,9 +146,10 @@ export class RedisLink {
     this.#current = this.#fresh();
     // Rejects every call still waiting on the old socket (DisconnectsClientError).
     target.destroy();
-    void this.connect().then(() => {
-      if (this.#current.isReady) this.#o.logger.info('redis connection replaced', { connection: this.#o.name, replacements: this.#replacements });
-    });
+    this.connect().then(
+      () => this.#current.isReady && this.#o.logger.info('redis connection replaced', { connection: this.#o.name, replacements: this.#replacements }),
+      (error: unknown) => this.#o.logger.error('redis connection could not be replaced', { connection: this.#o.name, error: messageOf(error) }),
+    );
   }
 
   #timed(what: string, target: RedisClient, result: unknown): unknown {

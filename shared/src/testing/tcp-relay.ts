@@ -86,7 +86,7 @@ export class TcpRelay {
     }
   }
 
-  /** Resets every open connection (both sides see it closed), as a middlebox that drops its flows does. */
+  /** Closes every open connection at once (both sides see it end), as a middlebox that drops its flows does. */
   dropConnections(): void {
     for (const pair of this.#pairs) this.#drop(pair);
   }
@@ -137,8 +137,8 @@ export class TcpRelay {
   }
 
   #drop(pair: Pair): void {
-    pair.client.resetAndDestroy();
-    pair.upstream?.resetAndDestroy();
+    pair.client.destroy();
+    pair.upstream?.destroy();
     this.#pairs.delete(pair);
   }
 }
