@@ -1,8 +1,9 @@
 import sharp from 'sharp';
 import { randomUUID } from 'node:crypto';
-import { createRedisClient, JobRepository, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
+import { JobRepository, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { RedisLink } from './redis-link.js';
 
 import { memoryLogger, type LogLine } from '@cutout/shared/testing';
 
@@ -35,6 +36,8 @@ export interface PoolSetup {
   prefix?: string;
   concurrency?: number;
   predictTimeoutMs?: number;
+  /** BATCH_REDIS_TIMEOUT_MS of the pool's connection. Default 1000. */
+  redisTimeoutMs?: number;
   repository?: Partial<JobRepositoryOptions>;
   pool?: Partial<WorkerPoolOptions>;
 }
@@ -47,14 +50,14 @@ export interface RunningPool {
   logs: LogLine[];
 }
 
-/** A pool with its own Redis client and key prefix, built as main.ts builds it. */
+/** A pool with its own Redis connection (a RedisLink) and key prefix, built as main.ts builds it. */
 export async function startPool(setup: PoolSetup): Promise<RunningPool> {
   const prefix = setup.prefix ?? `bp-${randomUUID().slice(0, 8)}:`;
   const repoOptions = { keyPrefix: prefix, ttlSeconds: 300, leaseMs: 5_000, ...setup.repository };
-  const redis = createRedisClient(setup.redisUrl, { name: 'test-batch', onError: () => {} });
-  await redis.connect();
   const concurrency = setup.concurrency ?? 2;
   const { logger, lines } = memoryLogger();
+  const redis = new RedisLink({ url: setup.redisUrl, name: 'test-batch', timeoutMs: setup.redisTimeoutMs ?? 1_000, logger }).client;
+  await redis.connect();
   const pool = createWorkerPool({
     redis,
     repository: new JobRepository(redis, repoOptions),

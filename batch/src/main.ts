@@ -1,12 +1,13 @@
 import { createServer } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
-import { checkRedisDurability, createLogger, createRedisClient, httpServerPart, JobRepository, listen, runService, serverLimits } from '@cutout/shared';
+import { checkRedisDurability, createLogger, httpServerPart, JobRepository, listen, runService, serverLimits } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { callbackMetrics, createMetricsRegistry, registerQueueMetrics } from '@cutout/shared/metrics';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool } from './worker-pool.js';
 import { BatchMetrics } from './batch-metrics.js';
 import { createBatchHttp } from './batch-http.js';
+import { RedisLink } from './redis-link.js';
 
 const config = loadConfigOrExit('batch');
 const logger = createLogger('batch', config.logLevel);
@@ -22,10 +23,8 @@ runService({
   logger,
   start: async (service) => {
     const registry = createMetricsRegistry();
-    const redis = createRedisClient(config.redisUrl, {
-      name: 'cutout-batch',
-      onError: (error) => logger.warn('redis connection error', { error: error.message }),
-    });
+    // Every call through it has a deadline; a connection that stops answering is replaced (redis-link.ts).
+    const redis = new RedisLink({ url: config.redisUrl, name: 'cutout-batch', timeoutMs: config.batchRedisTimeoutMs, logger }).client;
     const repository = new JobRepository(redis, {
       keyPrefix: config.redisKeyPrefix,
       ttlSeconds: config.jobTtlSeconds,

@@ -60,3 +60,39 @@ test('CUTOUT_MODELS_DIR: ~ is the home folder, relative paths start at the worki
   assert.equal(loadConfig({ CUTOUT_MODELS_DIR: 'rel/models' }).modelsDir, resolve('rel/models'));
   assert.equal(loadConfig({ CUTOUT_MODELS_DIR: '/abs/models' }).modelsDir, '/abs/models');
 });
+
+test('BATCH_REDIS_TIMEOUT_MS: unset, 5 s or a quarter of the lease; set, it must stay under a third of JOB_LEASE_MS', () => {
+  assert.equal(loadConfig({}).batchRedisTimeoutMs, 5_000);
+  assert.equal(loadConfig({ JOB_LEASE_MS: '600' }).batchRedisTimeoutMs, 150);
+  assert.equal(loadConfig({ JOB_LEASE_MS: '300' }).batchRedisTimeoutMs, 75);
+  assert.equal(loadConfig({ JOB_LEASE_MS: '600', BATCH_REDIS_TIMEOUT_MS: '199' }).batchRedisTimeoutMs, 199);
+  for (const [timeout, lease] of [['200', '600'], ['5000', '10000'], ['60000', '30000']] as const) {
+    assert.throws(
+      () => loadConfig({ JOB_LEASE_MS: lease, BATCH_REDIS_TIMEOUT_MS: timeout }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 1);
+        // One problem naming both variables, with the values that clash.
+        assert.match(error.problems[0]!, new RegExp(`BATCH_REDIS_TIMEOUT_MS=${timeout} with JOB_LEASE_MS=${lease}`));
+        return true;
+      },
+    );
+  }
+});
+
+test('a relation is not checked against a value that is itself bad: only that value is reported', () => {
+  assert.throws(
+    () => loadConfig({ JOB_LEASE_MS: 'soon', BATCH_REDIS_TIMEOUT_MS: '20000' }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems.map((p) => p.slice(0, p.indexOf('='))), ['JOB_LEASE_MS']);
+      return true;
+    },
+  );
+});
+
+test('settings the chaos scenarios run with are accepted: a predict deadline longer than the lease is safe while the heartbeat renews it', () => {
+  const config = loadConfig({ JOB_LEASE_MS: '600', PREDICT_TIMEOUT_MS: '20000', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '2000', JOB_DEFAULT_DEADLINE_S: '1' });
+  assert.equal(config.predictTimeoutMs, 20_000);
+  assert.equal(config.batchRedisTimeoutMs, 150);
+});

@@ -58,6 +58,8 @@ export interface Config {
   readonly deadLetterMax: number;
   /** How long one Redis call may take before a request answers 503. */
   readonly redisCommandTimeoutMs: number;
+  /** How long one of batch's Redis calls may go unanswered before batch gives it up and replaces the connection. */
+  readonly batchRedisTimeoutMs: number;
   /** From API_KEYS or API_KEYS_FILE; empty: the API is open. */
   readonly apiKeys: readonly ApiKey[];
   /** Most unfinished jobs one API key may have; 0 for no limit. */
@@ -118,6 +120,11 @@ class Reader {
   }
 
   /** A share above 0 and at most 1 ("0.9"). */
+  /** True when `name` was read without a problem (a relation between settings is checked only then). */
+  ok(name: string): boolean {
+    return !this.problems.some((p) => p.startsWith(`${name}=`));
+  }
+
   ratio(name: keyof typeof DEFAULTS): number {
     const fallback = DEFAULTS[name] as number;
     const text = this.raw(name);
@@ -155,6 +162,25 @@ export function resolveModelsDir(text: string): string {
   return isAbsolute(expanded) ? expanded : resolve(expanded);
 }
 
+/**
+ * BATCH_REDIS_TIMEOUT_MS, checked against the lease it protects. The heartbeat renews every
+ * third of JOB_LEASE_MS and sends one renew at a time, so a renew that hangs for the whole call
+ * deadline must leave room for the next one before the lease runs out: with a deadline of a
+ * third of the lease or more, a single unanswered renew would cost the job its lease (and a
+ * second run). Unset, the deadline is 5 s or a quarter of the lease, whichever is shorter.
+ */
+function batchRedisTimeout(r: Reader, jobLeaseMs: number): number {
+  if (r.raw('BATCH_REDIS_TIMEOUT_MS') === undefined) return Math.max(50, Math.min(DEFAULTS.BATCH_REDIS_TIMEOUT_MS, Math.floor(jobLeaseMs / 4)));
+  const timeoutMs = r.int('BATCH_REDIS_TIMEOUT_MS', 50, 60_000);
+  if (r.ok('BATCH_REDIS_TIMEOUT_MS') && r.ok('JOB_LEASE_MS') && timeoutMs * 3 >= jobLeaseMs) {
+    r.problems.push(
+      `BATCH_REDIS_TIMEOUT_MS=${timeoutMs} with JOB_LEASE_MS=${jobLeaseMs}: the heartbeat renews every third of JOB_LEASE_MS and a renew may wait BATCH_REDIS_TIMEOUT_MS, ` +
+        `so one unanswered renew would let the lease run out; keep BATCH_REDIS_TIMEOUT_MS under a third of JOB_LEASE_MS (at most ${Math.ceil(jobLeaseMs / 3) - 1}) or raise JOB_LEASE_MS above ${timeoutMs * 3}`,
+    );
+  }
+  return timeoutMs;
+}
+
 /** Reads and checks every setting; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const r = new Reader(env);
@@ -174,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
   const prefix = env.REDIS_KEY_PREFIX ?? DEFAULTS.REDIS_KEY_PREFIX;
   if (/\s/.test(prefix)) r.problems.push(`REDIS_KEY_PREFIX=${JSON.stringify(prefix)}: must not contain white space`);
 
+  const jobLeaseMs = r.int('JOB_LEASE_MS', 300, 3_600_000);
   const config: Config = {
     redisUrl,
     redisUrlSet: redisUrlRaw !== undefined,
@@ -203,7 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 100),
-    jobLeaseMs: r.int('JOB_LEASE_MS', 300, 3_600_000),
+    jobLeaseMs,
     retryBaseDelayMs: r.int('RETRY_BASE_DELAY_MS', 0, 3_600_000),
     retryMaxDelayMs: r.int('RETRY_MAX_DELAY_MS', 0, 3_600_000),
     reaperIntervalMs: r.int('REAPER_INTERVAL_MS', 50, 3_600_000),
@@ -211,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     queueMaxMemoryRatio: r.ratio('QUEUE_MAX_MEMORY_RATIO'),
     deadLetterMax: r.int('DEAD_LETTER_MAX', 1, 10_000_000),
     redisCommandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 50, 60_000),
+    batchRedisTimeoutMs: batchRedisTimeout(r, jobLeaseMs),
     apiKeys: readApiKeys(r.raw('API_KEYS'), r.raw('API_KEYS_FILE'), r.problems),
     apiKeyMaxQueued: r.int('API_KEY_MAX_QUEUED', 0, 100_000_000),
     syncTimeoutMs: r.int('SYNC_TIMEOUT_MS', 100, 3_600_000),

@@ -39,6 +39,8 @@ export const DEFAULTS = Object.freeze({
   QUEUE_MAX_MEMORY_RATIO: 0.9,
   DEAD_LETTER_MAX: 1_000,
   REDIS_COMMAND_TIMEOUT_MS: 800,
+  /** The most batch waits for one Redis call; unset, it is also held to a quarter of JOB_LEASE_MS. */
+  BATCH_REDIS_TIMEOUT_MS: 5_000,
   API_KEYS: '',
   API_KEYS_FILE: '',
   /** 0: no per-key limit. */

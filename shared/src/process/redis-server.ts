@@ -9,6 +9,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Keep an append-only file in the data directory (survives a restart on the same dir). */
   appendOnly?: boolean;
+  /** When the append-only file is flushed to disk; default everysec ('always': every write before its reply). */
+  appendfsync?: 'always' | 'everysec' | 'no';
   /** maxmemory (e.g. '1gb'); default none (no limit). */
   maxmemory?: string;
   /** Where data lives; a fresh temporary directory when not given. */
@@ -87,7 +89,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cutout-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
-  args.push('--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
+  args.push('--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', options.appendfsync ?? 'everysec');
   if (options.maxmemory !== undefined) args.push('--maxmemory', options.maxmemory);
   args.push(...(options.extraArgs ?? []));
   // Its own process group: a terminal's Ctrl-C must not stop Redis before the services that

@@ -1,2 +1,3 @@
 // Test support shared by the packages' tests; not part of the services' runtime API.
 export { memoryLogger, type LogLine } from './memory-logger.js';
+export { TcpRelay, type TcpRelayTarget } from './tcp-relay.js';

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '@cutout/config';
 import { freePort } from '@cutout/shared';
-import { ChaosRedis } from './redis.js';
+import { TcpRelay } from '@cutout/shared/testing';
+import { ChaosRedis, type ChaosRedisOptions } from './redis.js';
 import { ChaosService } from './service.js';
 import { WriteObserver } from './write-observer.js';
 
@@ -20,7 +21,16 @@ export interface ClusterOptions {
   batches?: number;
   /** Service output lines kept for assertions and failure messages. Default 600. */
   keepLines?: number;
+  /** How the redis-server runs (fsync policy, maxmemory). */
+  redis?: ChaosRedisOptions;
+  /** Services that reach Redis through a relay of their own (`relays`), which can black-hole. */
+  relays?: ReadonlyArray<RelayedService>;
+  /** Settings for one kind of service only, on top of `env` (e.g. batch's own PREDICT_URL). */
+  serviceEnv?: (service: ServiceKind, urls: { predictUrl: string }) => Record<string, string> | undefined;
 }
+
+export type ServiceKind = 'predict' | 'proxy' | 'batch';
+export type RelayedService = 'batch' | 'proxy';
 
 /** The environment of this process without anything that would point a service elsewhere. */
 function cleanEnv(): Record<string, string> {
@@ -40,6 +50,8 @@ export class ChaosCluster {
   readonly prefix: string;
   readonly batches: ChaosService[] = [];
   readonly lines: string[] = [];
+  /** The relay between each service named in `relays` and Redis. */
+  readonly relays = new Map<RelayedService, TcpRelay>();
   redis!: ChaosRedis;
   observer!: WriteObserver;
   predict!: ChaosService;
@@ -67,7 +79,8 @@ export class ChaosCluster {
   }
 
   async #startAll(): Promise<void> {
-    this.redis = await ChaosRedis.start();
+    this.redis = await ChaosRedis.start(this.options.redis);
+    for (const service of this.options.relays ?? []) this.relays.set(service, await TcpRelay.start({ port: this.redis.port }));
     this.observer = new WriteObserver(this.redis.url, this.prefix);
     await this.observer.attach();
     const [predictPort, proxyPort] = [await freePort(), await freePort()];
@@ -97,12 +110,17 @@ export class ChaosCluster {
     for (let i = 0; i < (this.options.batches ?? 1); i++) await this.addBatch();
   }
 
-  #service(name: string, service: 'predict' | 'proxy' | 'batch', healthUrl?: string): ChaosService {
+  #service(name: string, service: ServiceKind, healthUrl?: string): ChaosService {
+    const relay = service === 'predict' ? undefined : this.relays.get(service);
     return new ChaosService({
       name,
       service,
       repoRoot: REPO_ROOT,
-      env: this.#env,
+      env: {
+        ...this.#env,
+        ...this.options.serviceEnv?.(service, { predictUrl: this.predictUrl }),
+        ...(relay ? { REDIS_URL: relay.redisUrl } : {}),
+      },
       ...(healthUrl !== undefined ? { healthUrl } : {}),
       onLine: (line) => {
         this.lines.push(line);
@@ -131,6 +149,27 @@ export class ChaosCluster {
     await this.redis.startAgain(() => this.observer.attach());
   }
 
+  /**
+   * kill -9 of redis-server (no shutdown, no last flush) and a start on the same port and data
+   * folder after `outageMs`: what survives is what the AOF had on disk.
+   */
+  async killRedis(outageMs: number): Promise<void> {
+    this.observer.beginGap();
+    await this.redis.kill();
+    await sleep(outageMs);
+    await this.redis.startAgain(() => this.observer.attach());
+  }
+
+  /** SIGSTOP of redis-server for `ms`, then SIGCONT: every socket stays open, nothing answers meanwhile. */
+  async stallRedis(ms: number): Promise<void> {
+    this.redis.pause();
+    try {
+      await sleep(ms);
+    } finally {
+      this.redis.resume();
+    }
+  }
+
   /** The last `n` output lines of every service, for a failure message. */
   tail(n = 60): string {
     const recent = this.lines.slice(-n);
@@ -143,6 +182,7 @@ export class ChaosCluster {
       this.observer?.detach();
       const services = [this.proxy, ...this.batches, this.predict].filter((s): s is ChaosService => s !== undefined);
       await Promise.all(services.map((s) => s.stop(3_000).catch(() => undefined)));
+      await Promise.all([...this.relays.values()].map((r) => r.close()));
       await this.redis?.close();
     })();
     return this.#closing;

@@ -57,6 +57,16 @@ export interface LoadOptions {
 
 const MAX_RETRY_AFTER_S = 5;
 
+/** The `error.code` of an error body, or "?" when it has none. */
+function errorCodeOf(text: string): string {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? code : '?';
+  } catch {
+    return '?';
+  }
+}
+
 /**
  * Submits every image through POST /start_job like a well-behaved client: a 429 or 503 was not
  * accepted, so it is sent again after Retry-After; only ids answered 200 are tracked.
@@ -68,6 +78,8 @@ export class LoadGenerator {
   readonly imageOf = new Map<string, number>();
   /** Answers 429/503 (retried). */
   refused = 0;
+  /** The same answers by status, and the error code each body carried ("429 QUEUE_FULL" → count). */
+  readonly refusals = new Map<string, number>();
   /** Uploads that got no answer (connection error); retried, and their outcome is unknown so not tracked. */
   networkErrors = 0;
   /** Answers no well-behaved client should ever get (a 500, a hang, a 4xx for a good image). */
@@ -136,6 +148,8 @@ export class LoadGenerator {
       }
       if (res.status === 429 || res.status === 503) {
         this.refused += 1;
+        const key = `${res.status} ${errorCodeOf(text)}`;
+        this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
         const after = Number(res.headers.get('retry-after'));
         if (!(after >= 0)) this.problems.push(`image ${index}: ${res.status} without a usable Retry-After (${res.headers.get('retry-after')})`);
         const seconds = Number.isFinite(after) && after >= 0 ? after : 1;

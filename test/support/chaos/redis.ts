@@ -24,6 +24,13 @@ export function parseClientList(text: string): ClientInfo[] {
     });
 }
 
+export interface ChaosRedisOptions {
+  /** Default everysec; 'always' makes every acknowledged write survive a kill -9. */
+  appendfsync?: 'always' | 'everysec';
+  /** e.g. '4mb' (the policy is always noeviction); default none. */
+  maxmemory?: string;
+}
+
 /**
  * A private append-only redis-server on a fixed port and data folder, so a restart (graceful
  * SIGTERM: Redis flushes the AOF on shutdown) comes back on the same address with the same data.
@@ -35,10 +42,12 @@ export class ChaosRedis {
   readonly url: string;
   readonly admin: RedisClientType;
   #server: RedisServerHandle | undefined;
+  readonly #options: ChaosRedisOptions;
   /** Connection errors of the admin client; expected around a restart. */
   adminErrors = 0;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, options: ChaosRedisOptions) {
+    this.#options = options;
     this.port = port;
     this.dir = dir;
     this.url = `redis://127.0.0.1:${port}`;
@@ -46,8 +55,8 @@ export class ChaosRedis {
     this.admin.on('error', () => (this.adminErrors += 1));
   }
 
-  static async start(): Promise<ChaosRedis> {
-    const redis = new ChaosRedis(await freePort(), mkdtempSync(join(tmpdir(), 'cutout-chaos-redis-')));
+  static async start(options: ChaosRedisOptions = {}): Promise<ChaosRedis> {
+    const redis = new ChaosRedis(await freePort(), mkdtempSync(join(tmpdir(), 'cutout-chaos-redis-')), options);
     try {
       await redis.startServer();
       await redis.admin.connect();
@@ -63,8 +72,31 @@ export class ChaosRedis {
   }
 
   private async startServer(): Promise<void> {
-    this.#server = await startRedisServer({ port: this.port, dir: this.dir, appendOnly: true });
+    const { appendfsync, maxmemory } = this.#options;
+    this.#server = await startRedisServer({
+      port: this.port,
+      dir: this.dir,
+      appendOnly: true,
+      ...(appendfsync ? { appendfsync } : {}),
+      ...(maxmemory ? { maxmemory } : {}),
+    });
     trackChild(this.#server.process);
+  }
+
+  /** kill -9: no shutdown, no final AOF flush; the data folder stays for startAgain(). */
+  async kill(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.kill();
+  }
+
+  /** SIGSTOP: the server freezes with every socket open; commands sent meanwhile run at SIGCONT. */
+  pause(): void {
+    this.#server?.process.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#server?.process.kill('SIGCONT');
   }
 
   /** Graceful stop: SIGTERM, so everything acknowledged is in the AOF. */
@@ -105,6 +137,7 @@ export class ChaosRedis {
   }
 
   async close(): Promise<void> {
+    this.resume();
     if (this.admin.isOpen) this.admin.destroy();
     await this.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });

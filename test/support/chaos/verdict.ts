@@ -77,6 +77,11 @@ export async function waitFinished(cluster: ChaosCluster, load: LoadGenerator, t
 export interface Expectations {
   /** Ids that must end FAILED, each with the error codes it may carry (also looked for in the dead letters). */
   failed?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Codes any other job may end FAILED with (a scenario whose fault can spend every attempt of
+   * a job); such a job is judged like an expected failure: dead-lettered, no output written.
+   */
+  mayFail?: readonly string[];
   /** Every SUCCEEDED job must show exactly this many attempts (a job that was never run twice: 1). */
   attempts?: number;
   /** A scenario's own end check, run once every job has finished; returns problems. */
@@ -163,7 +168,7 @@ class Judge {
   #failed({ id, record }: JobFacts, seen: number, counted: number | undefined): void {
     this.failed += 1;
     this.failures.push(`${id} ${record.error_code} attempts=${record.attempts}`);
-    const allowed = this.expect.failed?.get(id);
+    const allowed = this.expect.failed?.get(id) ?? this.expect.mayFail;
     const reason = `${record.error_code}: ${record.error_message} (attempts=${record.attempts})`;
     if (!allowed) return void this.problems.push(`${id}: FAILED ${reason}`);
     if (!allowed.includes(record.error_code ?? '')) this.problems.push(`${id}: FAILED with ${reason}; expected one of ${allowed.join(', ')}`);
