@@ -1,9 +1,8 @@
 import sharp from 'sharp';
 import { randomUUID } from 'node:crypto';
-import { JobRepository, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
+import { JobRepository, RedisLink, type JobRecord, type JobRepositoryOptions, type RedisClient } from '@cutout/shared';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
-import { RedisLink } from './redis-link.js';
 
 import { memoryLogger, type LogLine } from '@cutout/shared/testing';
 

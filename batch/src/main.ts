@@ -1,13 +1,12 @@
 import { createServer } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
-import { checkRedisDurability, createLogger, httpServerPart, JobRepository, listen, runService, serverLimits } from '@cutout/shared';
+import { checkRedisDurability, createLogger, httpServerPart, JobRepository, listen, RedisLink, runService, serverLimits } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { callbackMetrics, createMetricsRegistry, registerQueueMetrics } from '@cutout/shared/metrics';
 import { createPredictClient } from './predict.client.js';
 import { createWorkerPool } from './worker-pool.js';
 import { BatchMetrics } from './batch-metrics.js';
 import { createBatchHttp } from './batch-http.js';
-import { RedisLink } from './redis-link.js';
 
 const config = loadConfigOrExit('batch');
 const logger = createLogger('batch', config.logLevel);
@@ -24,7 +23,7 @@ runService({
   start: async (service) => {
     const registry = createMetricsRegistry();
     // Every call through it has a deadline; a connection that stops answering is replaced (redis-link.ts).
-    const redis = new RedisLink({ url: config.redisUrl, name: 'cutout-batch', timeoutMs: config.batchRedisTimeoutMs, logger }).client;
+    const redis = new RedisLink({ url: config.redisUrl, name: 'cutout-batch', timeoutMs: config.batchRedisTimeoutMs, timeoutSetting: 'BATCH_REDIS_TIMEOUT_MS', logger }).client;
     const repository = new JobRepository(redis, {
       keyPrefix: config.redisKeyPrefix,
       ttlSeconds: config.jobTtlSeconds,

@@ -4,7 +4,7 @@ import { createRedisClient, closeRedisClient, startRedisServer, type RedisClient
 import { TcpRelay } from '@cutout/shared/testing';
 import { startFakePredict, type FakePredict } from './fake-predict.js';
 import { enqueue, fakeCutout, memoryLogger, settled, startPool, until, type RunningPool } from './harness.js';
-import { RedisCallTimeoutError, RedisLink } from './redis-link.js';
+import { RedisCallTimeoutError, RedisLink } from '@cutout/shared';
 
 // Batch reaches Redis through a relay that can turn into a black hole: sockets stay open and
 // nothing ever answers, as after a failover or a dropped route.

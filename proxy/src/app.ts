@@ -45,6 +45,8 @@ export interface ProxyDeps {
   healthTimeoutMs?: number;
   /** How long any other Redis call may take before the request answers 503 (REDIS_COMMAND_TIMEOUT_MS, default 800 ms). */
   redisTimeoutMs?: number;
+  /** Replaces the Redis connection when calls given up on it stay unanswered (main.ts: RedisLink.replace). */
+  onRedisStuck?: () => void;
   /** Retry-After seconds sent with 429 QUEUE_FULL (default 5). */
   queueFullRetryAfterSeconds?: number;
   /** Long polls (`GET /get_job/{id}?wait=`); without it a wait answers at once. The caller starts and closes it. */
@@ -100,7 +102,7 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
 /** Builds the proxy's express app; the caller listens and owns the Redis connection. */
 export function createApp(deps: ProxyDeps): Express {
   checkDeps(deps);
-  const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS });
+  const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS, ...(deps.onRedisStuck ? { onStuck: deps.onRedisStuck } : {}) });
   const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
   const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const memory = new MemoryGuard({ jobs: deps.jobs, maxRatio: deps.queueMaxMemoryRatio ?? DEFAULT_QUEUE_MAX_MEMORY_RATIO });

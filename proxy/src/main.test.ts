@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { startRedisServer, type RedisServerHandle } from '@cutout/shared';
+import { TcpRelay } from '@cutout/shared/testing';
 import { call, postJson } from './app-harness.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -177,4 +179,31 @@ test('a second signal exits at once, with 1', async () => {
   assert.equal(await proxy.exited, 1);
   assert.ok(proxy.lines.some((l) => l.message === 'second signal: exiting now'));
   upload.socket.destroy();
+});
+
+test('a Redis connection that goes dead without an error (a black hole) is replaced: the proxy serves again once the network heals', { timeout: 60_000 }, async () => {
+  const relay = await TcpRelay.start({ port: Number(new URL(redis.url).port) });
+  const proxy = await runProxy({ REDIS_URL: `redis://127.0.0.1:${relay.port}`, REDIS_KEY_PREFIX: 'main-hole:', REDIS_COMMAND_TIMEOUT_MS: '300' });
+  try {
+    const url = `http://127.0.0.1:${proxy.port}`;
+    assert.equal((await postJson(`${url}/start_job`, body)).status, 200);
+    relay.blackHole();
+    const refused = await postJson<{ error: { code: string } }>(`${url}/start_job`, body);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'REDIS_UNAVAILABLE');
+    // The route is back, but the old connection's packets are gone for good (no RST, no FIN):
+    // only a new connection can serve. Before the fix the proxy answered 503 until TCP gave up.
+    relay.heal();
+    let status = 0;
+    for (let i = 0; i < 200 && status !== 200; i++) {
+      status = (await postJson(`${url}/start_job`, body)).status;
+      if (status !== 200) await sleep(100);
+    }
+    assert.equal(status, 200, 'submits are accepted again on a new connection');
+    assert.ok(proxy.lines.some((l) => l.message.startsWith('redis calls given up are still unanswered')), JSON.stringify(proxy.lines.slice(-5)));
+  } finally {
+    proxy.child.kill('SIGKILL');
+    await proxy.exited;
+    await relay.close();
+  }
 });

@@ -4,7 +4,7 @@ import {
   checkRedisDurability,
   closeRedisClient,
   createLogger,
-  createRedisClient,
+  RedisLink,
   errorMessage,
   httpServerPart,
   JobRepository,
@@ -36,13 +36,20 @@ runService({
   start: async (service) => {
     // Logged once per outage, not on every reconnect attempt.
     let redisDown = false;
-    const redis = createRedisClient(config.redisUrl, {
+    // The guard (app.ts) gives each call its deadline; the link replaces a connection that went
+    // dead without an error (a black hole), which node-redis would keep for minutes.
+    const link = new RedisLink({
+      url: config.redisUrl,
       name: 'cutout-proxy',
+      timeoutMs: config.redisCommandTimeoutMs,
+      timeCalls: false,
+      logger,
       onError: (error) => {
         if (!redisDown) logger.warn('redis unavailable; requests that need it answer 503 until it is back', { error: error.message });
         redisDown = true;
       },
     });
+    const redis = link.client;
     service.add({ name: 'redis', close: () => closeRedisClient(redis), force: () => ignoreError(() => redis.destroy()) });
     redis.on('ready', () => {
       redisDown = false;
@@ -83,6 +90,7 @@ runService({
       model: config.model,
       jobTtlSeconds: config.jobTtlSeconds,
       redisTimeoutMs: config.redisCommandTimeoutMs,
+      onRedisStuck: () => link.replace('stuck'),
       jobDone,
       apiKeys: config.apiKeys,
       maxQueuedPerKey: config.apiKeyMaxQueued,

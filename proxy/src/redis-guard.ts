@@ -4,6 +4,14 @@ export interface RedisGuardOptions {
   logger: Logger;
   /** How long one call may take before the request gives up on it. */
   timeoutMs: number;
+  /**
+   * Called when calls that were given up stay unanswered and every call still waiting on the
+   * connection is past its own deadline: the connection is dead (a black hole keeps it "open"
+   * for minutes), so the caller replaces it (RedisLink.replace).
+   */
+  onStuck?: () => void;
+  /** How long after a call was given up it may still be waiting before onStuck (default 2 × timeoutMs). */
+  stuckMs?: number;
 }
 
 export interface GuardCallOptions {
@@ -44,8 +52,28 @@ function describe(error: unknown): string {
  * Redis answers or the socket dies. So while any abandoned call is still pending, new calls are
  * refused without being sent; otherwise a frozen Redis would let memory grow with every upload.
  */
-export function createRedisGuard({ logger, timeoutMs }: RedisGuardOptions): RedisGuard {
+export function createRedisGuard({ logger, timeoutMs, onStuck, stuckMs = 2 * timeoutMs }: RedisGuardOptions): RedisGuard {
   let abandoned = 0;
+  /** The deadline (performance.now) of every call still waiting for Redis. */
+  const waiting = new Set<{ deadline: number }>();
+  let watching: NodeJS.Timeout | undefined;
+  // A connection is only replaced once no waiting call can still be inside its own deadline:
+  // an enqueue's script refuses by Redis's clock only after that deadline (jobs.service.ts), so
+  // cutting a call off before it would let a job be queued under a 503.
+  const watchStuck = (): void => {
+    if (!onStuck || watching) return;
+    watching = setTimeout(() => {
+      watching = undefined;
+      if (abandoned === 0) return;
+      const now = performance.now();
+      if ([...waiting].every((call) => call.deadline <= now)) {
+        logger.warn('redis calls given up are still unanswered; replacing the connection', { abandoned, waiting: waiting.size });
+        onStuck();
+      }
+      watchStuck();
+    }, stuckMs);
+    watching.unref();
+  };
   return async <T>(what: string, call: () => Promise<T>, options: GuardCallOptions = {}): Promise<T> => {
     if (abandoned > 0 && !options.probe) {
       logger.debug('redis call skipped: earlier calls are still unanswered', { call: what, abandoned });
@@ -60,10 +88,12 @@ export function createRedisGuard({ logger, timeoutMs }: RedisGuardOptions): Redi
         reject(new RedisTimeoutError(what, ms));
       }, ms);
     });
+    const entry = { deadline: performance.now() + ms };
+    waiting.add(entry);
     const pending = call();
     const settled = pending.then(
-      () => undefined,
-      () => undefined,
+      () => waiting.delete(entry),
+      () => waiting.delete(entry),
     );
     try {
       return await Promise.race([pending, timeout]);
@@ -71,6 +101,7 @@ export function createRedisGuard({ logger, timeoutMs }: RedisGuardOptions): Redi
       if (timedOut) {
         abandoned++;
         void settled.then(() => abandoned--);
+        watchStuck();
       }
       logger.warn('redis call failed', { call: what, error: describe(error) });
       throw redisUnavailable();

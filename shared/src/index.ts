@@ -2,6 +2,7 @@ export { AppError, errorBody, type ErrorBody } from './errors.js';
 export { JOB_STATUSES, JOB_ID_PATTERN, type JobStatus } from './job-status.js';
 export { createLogger, type Logger } from './logger.js';
 export { createRedisClient, closeRedisClient, type RedisClient, type RedisClientOptions } from './redis/client.js';
+export { RedisCallTimeoutError, RedisLink, type RedisLinkOptions } from './redis/redis-link.js';
 export { LuaScript } from './redis/lua-script.js';
 export { queueKeys, jobKeys, JOB_KEY_SUFFIXES, type QueueKeys, type JobKeys } from './redis/keys.js';
 export {

@@ -1,12 +1,23 @@
-import { createRedisClient, errorMessage, type Logger, type RedisClient } from '@cutout/shared';
-import { sleep } from './timing.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../error-message.js';
+import type { Logger } from '../logger.js';
+import { createRedisClient, type RedisClient } from './client.js';
 
 export interface RedisLinkOptions {
   url: string;
   /** CLIENT LIST name of each connection. */
   name: string;
-  /** How long one call may go unanswered before it is given up and the connection replaced (BATCH_REDIS_TIMEOUT_MS). */
+  /** How long one call may go unanswered before it is given up and the connection replaced. */
   timeoutMs: number;
+  /**
+   * Whether the link times each call itself (default true). The proxy says false: its guard
+   * gives each call its own deadline and calls replace() once none can still be inside it.
+   */
+  timeCalls?: boolean;
+  /** Each connection error; default: a warning per error. */
+  onError?: (error: Error) => void;
+  /** The setting `timeoutMs` comes from, named in the timeout's message (batch: BATCH_REDIS_TIMEOUT_MS). */
+  timeoutSetting?: string;
   logger: Logger;
   /** How long a new connection may take to be ready (TCP connect and handshake) before it is thrown away. Default max(2 × timeoutMs, 1000). */
   handshakeMs?: number;
@@ -14,8 +25,8 @@ export interface RedisLinkOptions {
 
 /** A call that Redis did not answer in time; whether it ran there is unknown. */
 export class RedisCallTimeoutError extends Error {
-  constructor(what: string, ms: number) {
-    super(`redis ${what} did not answer within ${ms} ms (BATCH_REDIS_TIMEOUT_MS); the connection is replaced`);
+  constructor(what: string, ms: number, setting: string) {
+    super(`redis ${what} did not answer within ${ms} ms (${setting}); the connection is replaced`);
     this.name = 'RedisCallTimeoutError';
   }
 }
@@ -32,7 +43,7 @@ function isMulti(value: unknown): value is object {
 }
 
 /**
- * batch's one Redis connection, with a deadline on every call. node-redis v5 cannot give one
+ * A Redis connection with a deadline on every call (batch's, and the proxy's). node-redis v5 cannot give one
  * itself: its `timeout` command option stops counting once a command is written, and on a
  * socket that went quiet (a network black hole, a failed-over server, a NAT that forgot the
  * flow) nothing ever errors, so take, renew, complete and the reaper would wait until TCP gives
@@ -60,9 +71,18 @@ export class RedisLink {
 
   constructor(options: RedisLinkOptions) {
     if (!(options.timeoutMs > 0)) throw new Error(`RedisLink timeoutMs must be positive, got ${options.timeoutMs}`);
-    this.#o = { handshakeMs: Math.max(2 * options.timeoutMs, 1_000), ...options };
+    this.#o = { handshakeMs: Math.max(2 * options.timeoutMs, 1_000), timeoutSetting: 'timeoutMs',
+      timeCalls: true,
+      onError: (error) => this.#o.logger.warn('redis connection error', { connection: this.#o.name, error: error.message }),
+      ...options,
+    };
     this.#current = this.#fresh();
     this.client = this.#facade();
+  }
+
+  /** Gives up the current connection (every call waiting on it is rejected) and opens another. */
+  replace(reason: string): void {
+    this.#giveUp(this.#current, reason);
   }
 
   /** How many times a connection was given up and replaced. */
@@ -95,7 +115,7 @@ export class RedisLink {
   #fresh(): RedisClient {
     const client = createRedisClient(this.#o.url, {
       name: this.#o.name,
-      onError: (error) => this.#o.logger.warn('redis connection error', { connection: this.#o.name, error: error.message }),
+      onError: this.#o.onError,
     });
     client.on('reconnecting', () => this.#watchReconnect(client));
     for (const [event, listener] of this.#listeners) client.on(event, listener);
@@ -158,7 +178,7 @@ export class RedisLink {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new RedisCallTimeoutError(what, ms));
+        reject(new RedisCallTimeoutError(what, ms, this.#o.timeoutSetting));
         this.#giveUp(target, what);
       }, ms);
     });
@@ -199,6 +219,7 @@ export class RedisLink {
         const target = link.#current;
         const value: unknown = Reflect.get(target, prop, target);
         if (typeof value !== 'function') return value;
+        if (!link.#o.timeCalls) return (value as (...a: unknown[]) => unknown).bind(target);
         return (...args: unknown[]) => link.#timed(String(prop), target, (value as (...a: unknown[]) => unknown).apply(target, args));
       },
     });
