@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { loadConfigOrExit } from '@cutout/config';
 import { checkRedisDurability, closeRedisClient, createLogger, createRedisClient, JobRepository, serverLimits } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
-import { createApp } from './app.js';
+import { createProxy } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
 import { gracefulShutdown } from './shutdown.js';
 
@@ -35,7 +35,7 @@ const jobs = new JobRepository(redis, { keyPrefix: config.redisKeyPrefix, ttlSec
 const subscriber = redis.duplicate({ name: 'cutout-proxy-job-done' });
 const jobDone = new JobDoneListener({ jobs, subscriber, logger });
 jobDone.start();
-const app = createApp({
+const { listener } = createProxy({
   jobs,
   logger,
   limits: { maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels },
@@ -65,7 +65,7 @@ if (config.apiKeys.length === 0) {
 
 // A request must have arrived whole in time (408 otherwise): a client that trickles its headers
 // or body cannot hold a connection and its buffers for long.
-const server: Server = createServer(serverLimits(config.httpRequestTimeoutMs), app);
+const server: Server = createServer(serverLimits(config.httpRequestTimeoutMs), listener);
 server.once('error', (error: Error) => {
   logger.error('proxy could not listen', { host: config.proxyHost, port: config.proxyPort, error: error.message });
   process.exit(1);

@@ -21,8 +21,8 @@ export {
   type DeadLetter,
 } from './redis/job.repository.js';
 export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } from './redis/job-timings.js';
-export { requestContext, type RequestLocals } from './http/request-context.js';
-export { errorHandler, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
+export { requestContext, requestIdFrom, type RequestLocals } from './http/request-context.js';
+export { errorHandler, internalErrorBody, invalidJson, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
 export { serverLimits } from './http/server-limits.js';
 export { freePort } from './process/free-port.js';
