@@ -4,7 +4,7 @@ import type { RequestLocals } from '@cutout/shared';
 import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
 import type { JobService } from './jobs.service.js';
 import { ownerOf, type Owner } from './auth.js';
-import { writeJobView } from './job-views.js';
+import { isWhole, streamJobView, writeJobView } from './job-views.js';
 
 /** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
 export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
@@ -44,8 +44,10 @@ export async function serveGetJob(service: JobService, res: ServerResponse, rawI
   }
   const job = await service.viewBytes(rawId, owner);
   noteJob(job.record.id);
-  // The images go out as the bytes Redis sent (see writeJobView): no string, no JSON.stringify.
-  writeJobView(res, job, head);
+  // The images go out as the bytes Redis sent (see writeJobView): no string, no JSON.stringify;
+  // a large one a piece at a time, as it is read.
+  if (isWhole(job)) writeJobView(res, { record: job.record, imageIn: job.imageIn?.first ?? null, imageOut: job.imageOut?.first ?? null }, head);
+  else await streamJobView(res, job, head);
 }
 
 /**

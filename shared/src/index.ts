@@ -20,6 +20,7 @@ export {
   type ReapResult,
   type DeadLetter,
 } from './redis/job.repository.js';
+export { IMAGE_PIECE_BYTES, ImageChangedError, readJobWithImagePieces, type ImagePieces, type JobWithImagePieces } from './redis/job-image-pieces.js';
 export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } from './redis/job-timings.js';
 export { requestContext, requestIdFrom, type RequestLocals } from './http/request-context.js';
 export { errorHandler, internalErrorBody, invalidJson, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
