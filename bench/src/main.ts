@@ -7,7 +7,7 @@ import { runEndToEnd } from './end-to-end.js';
 import { loadImageSets } from './images.js';
 import { prepareHeavyModel, runHeavy, type HeavyResult } from './heavy-model.js';
 import { machineFacts } from './machine.js';
-import { barePlan, endToEndPlan, parseArgs, USAGE, UsageError, type BenchOptions } from './plan.js';
+import { barePlan, endToEndPlan, parseArgs, runsPart, USAGE, UsageError, type BenchOptions } from './plan.js';
 import { bareTable, busyWarning, describeSets, endToEndTable, renderMarkdown, targetsTable, type BenchReport } from './report.js';
 import { round } from './stats.js';
 import { compare, evaluateTargets } from './targets.js';
@@ -20,7 +20,9 @@ const progress = (line: string) => process.stdout.write(`${line}\n`);
 
 function writeReport(report: BenchReport, outDir: string): { json: string; md: string } {
   mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, report.mode === 'quick' ? `${report.date}-quick` : report.date);
+  // A quick or partial run never overwrites a full report.
+  const only = report.only ? `-only-${report.only.join('-')}` : '';
+  const base = join(outDir, `${report.date}${report.mode === 'quick' ? '-quick' : ''}${only}`);
   const files = { json: `${base}.json`, md: `${base}.md` };
   writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(files.md, renderMarkdown(report));
@@ -45,13 +47,13 @@ async function bench(options: BenchOptions): Promise<number> {
   const machine = machineFacts();
   progress(`cutout bench (${options.quick ? 'quick' : 'full'}) on ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}`);
   // The 24-MP photo takes a few seconds to make; the quick run does not use it.
-  const sets = await loadImageSets(!options.quick);
+  const sets = await loadImageSets(!options.quick && runsPart(options, 'huge'));
   const { plans, durationMs } = barePlan(options, config.batchConcurrency);
-  const bare = await runBare(config, sets, plans, durationMs, progress);
+  const bare = plans.length > 0 ? await runBare(config, sets, plans, durationMs, progress) : undefined;
   const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
   // The heavy model: IS-Net from the npm package's cache, bare and end to end; the quick run skips it.
-  let heavy: HeavyResult | string = 'skipped in --quick mode';
-  if (!options.quick) {
+  let heavy: HeavyResult | string = options.quick ? 'skipped in --quick mode' : 'not chosen by --only';
+  if (!options.quick && runsPart(options, 'heavy')) {
     const prepared = await prepareHeavyModel(progress);
     if ('skipped' in prepared) heavy = prepared.skipped;
     else {
@@ -67,6 +69,7 @@ async function bench(options: BenchOptions): Promise<number> {
   const report: BenchReport = {
     date: new Date().toISOString().slice(0, 10),
     mode: options.quick ? 'quick' : 'full',
+    ...(options.only ? { only: [...options.only] } : {}),
     machine,
     settings: {
       model: config.model,

@@ -10,11 +10,24 @@ export interface BenchOptions {
   jobs: number | undefined;
   logLevel: string;
   help: boolean;
+  /** `--only`: the parts to run; undefined = all of them. */
+  only: ReadonlySet<BenchPart> | undefined;
 }
 
-export const USAGE = `usage: npm run bench -- [--quick] [--out <dir>] [--n <jobs>] [--log-level <level>]
+/** The parts `--only` can pick: the in-process pipeline, then the end-to-end sections. */
+export const BENCH_PARTS = ['bare', 'serving', 'photos', 'huge', 'heavy'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
+
+/** Whether a part runs: every part without `--only`, else only those it names. */
+export function runsPart(options: Pick<BenchOptions, 'only'>, part: BenchPart): boolean {
+  return options.only === undefined || options.only.has(part);
+}
+
+export const USAGE = `usage: npm run bench -- [--quick] [--only <parts>] [--out <dir>] [--n <jobs>] [--log-level <level>]
 
   --quick          a short run (small N, few configurations; well under a minute) to check the bench works
+  --only <parts>   run only these parts, comma-separated: ${BENCH_PARTS.join(', ')} (a partial run, for development:
+                   the targets whose part did not run say NOT RUN; its report is <date>-only-<parts>)
   --out <dir>      where to write <date>.json and <date>.md (default bench/results)
   --n <jobs>       jobs per end-to-end configuration (default: per image set, cut off after a few seconds)
   --log-level <l>  LOG_LEVEL of the services while measured (default warn: one log line per request costs CPU)`;
@@ -22,7 +35,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--out <dir>] [--n <jobs
 export class UsageError extends Error {}
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, outDir: undefined, jobs: undefined, logLevel: 'warn', help: false };
+  const options: BenchOptions = { quick: false, outDir: undefined, jobs: undefined, logLevel: 'warn', help: false, only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -34,6 +47,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     else if (arg === '--help' || arg === '-h') options.help = true;
     else if (arg === '--out') options.outDir = value();
     else if (arg === '--log-level') options.logLevel = value();
+    else if (arg === '--only') options.only = parseParts(value());
     else if (arg === '--n') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new UsageError('--n takes a whole number of jobs ≥ 1');
@@ -41,6 +55,13 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     } else throw new UsageError(`unknown option ${arg}`);
   }
   return options;
+}
+
+function parseParts(text: string): ReadonlySet<BenchPart> {
+  const parts = text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const unknown = parts.filter((part) => !(BENCH_PARTS as readonly string[]).includes(part));
+  if (parts.length === 0 || unknown.length > 0) throw new UsageError(`--only takes parts from ${BENCH_PARTS.join(', ')}, comma-separated; got ${JSON.stringify(text)}`);
+  return new Set(parts as BenchPart[]);
 }
 
 /** Default jobs and time cap per image set: enough for stable percentiles within a few seconds each. */
@@ -82,6 +103,10 @@ const HUGE_ENV = { MAX_IMAGE_BYTES: String(64 * 1024 * 1024) };
 
 /** The end-to-end configurations, each on a fresh stack. The first measures the round-trip floors. */
 export function endToEndPlan(options: BenchOptions): Scenario[] {
+  return allScenarios(options).filter((s) => runsPart(options, s.section));
+}
+
+function allScenarios(options: BenchOptions): Scenario[] {
   if (options.quick) {
     return [serving(options, 1, 'polling', { floors: true }), serving(options, 16, 'polling'), scenario(options, 'tiny', 8, { maxBatch: 1 }), scenario(options, 'photo', 1)];
   }
@@ -104,6 +129,7 @@ export function endToEndPlan(options: BenchOptions): Scenario[] {
 
 /** In-process runs: C=1 and the concurrency batch gives each predict server (BATCH_CONCURRENCY). */
 export function barePlan(options: BenchOptions, batchConcurrency: number): { plans: BarePlan[]; durationMs: number } {
+  if (!runsPart(options, 'bare')) return { plans: [], durationMs: 0 };
   if (options.quick) return { plans: [{ set: 'photo', concurrency: 1 }, { set: 'tiny', concurrency: 1 }], durationMs: 500 };
   const sets: ImageSetName[] = ['photo', 'tiny'];
   const levels = [...new Set([1, batchConcurrency])];

@@ -11,6 +11,8 @@ import { serviceCpuMsPerJob, type Comparison, type TargetResult } from './target
 export interface BenchReport {
   date: string;
   mode: 'quick' | 'full';
+  /** `--only`'s parts, when the run was partial. */
+  only?: string[];
   machine: MachineFacts;
   settings: Record<string, unknown>;
   imageSets: Record<ImageSetName, { description: string; images: { name: string; width: number; height: number; bytes: number }[] }>;
@@ -182,7 +184,7 @@ export function renderMarkdown(report: BenchReport): string {
   const warning = busy ? `\n\n**Warning:** ${busy}` : '';
   const allRuns = [...report.endToEnd, ...(report.heavy?.runs.map((r) => r.endToEnd) ?? [])];
   const parts = [
-    `# cutout benchmark, ${report.date}${report.mode === 'quick' ? ' (quick mode: small N, few configurations)' : ''}`,
+    `# cutout benchmark, ${report.date}${report.mode === 'quick' ? ' (quick mode: small N, few configurations)' : ''}${report.only ? ` (partial: only ${report.only.join(', ')})` : ''}`,
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, redis-server ${m.redisServer}; commit ${m.commit}; load average at start ${m.loadAverageAtStart.join(' / ')}; the whole run took ${report.durationSeconds} s.${warning}`,
     `Settings: \`${JSON.stringify(report.settings)}\``,
     `Images:\n${sets}`,

@@ -134,8 +134,8 @@ function hugeTarget(results: readonly ScenarioResult[]): TargetResult {
   const figures = limits.map(([role, limit]) => ({ label: role, value: huge?.peakMemoryMb[role], unit: 'MiB', pass: (v: number) => v < limit }));
   return combined('24-MP photo (6000×4000 JPEG): peak RSS', 'predict < 1024 MiB, proxy and batch < 256 MiB', figures, () => [
     huge && payloadLine(huge),
-    `predict (${huge?.scenario.model ? `MODEL=${huge.scenario.model}` : 'the configured MODEL'}) holds the decoded RGB (72 MB), the mask (24 MB), the RGBA cutout (96 MB) and libvips buffers while encoding, plus whatever the model itself needs at 24 MP`,
-    "proxy: get_job reads both images from Redis as Buffers and writes them out as they are (no JS string, no JSON.stringify); what is left is node-redis's RESP decoder, which holds a bulk reply as its socket chunks and then their concatenation (twice the bytes read back), and start_job's body as JSON text, parsed string and decoded bytes; streaming the images from Redis in ranges would be the next step",
+    `predict (${huge?.scenario.model ? `MODEL=${huge.scenario.model}` : 'the configured MODEL'}) holds the decoded RGB (72 MB), the mask (24 MB), the RGBA cutout (96 MB) and libvips buffers while encoding, plus whatever the model itself needs at 24 MP (cutout-graphcut: a 200-pixel grid and the alpha, its full-size stage applied in bands of rows)`,
+    'proxy: start_job reads a plain {"image"} body into one Buffer of its Content-Length and takes the base64 from it without JSON.parse; get_job reads an image over 1 MiB in GETRANGE pieces, each written before the next is read; what is left is the upload as bytes, base64 text and the command node-redis sends, and V8 garbage not yet collected',
     "batch: predict's answer is read into one Buffer of its Content-Length and the cutout's base64 is made piece by piece into a Buffer node-redis writes as it is; what is left is the cutout PNG and its base64 together (≈ 2.3× the PNG) while the complete script runs, the input's base64 from the take reply and its decoded bytes, and garbage from the previous job that V8 has not collected yet",
   ]);
 }

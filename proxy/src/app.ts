@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
 import { HttpMetrics, metricsHandler, registerQueueMetrics, type Registry } from '@cutout/shared/metrics';
@@ -14,6 +15,7 @@ import { groupRoutes } from './groups.routes.js';
 import { DEFAULT_GROUP_MAX_IMAGES, GroupService } from './groups.service.js';
 import { DEFAULT_SUBMIT_POLICY, type SubmitPolicy } from './submit-fields.js';
 import { MemoryGuard } from './memory-guard.js';
+import { createFastJobs } from './fast-jobs.js';
 
 export const DEFAULT_QUEUE_MAX_MEMORY_RATIO = 0.9;
 import { visionRoutes } from './vision.routes.js';
@@ -101,6 +103,16 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
 
 /** Builds the proxy's express app; the caller listens and owns the Redis connection. */
 export function createApp(deps: ProxyDeps): Express {
+  return createProxy(deps).app;
+}
+
+/**
+ * The proxy's app and the listener main.ts serves it with: the fast lane (fast-jobs.ts) takes
+ * POST /start_job and GET /get_job/:id before express is entered at all, and everything else goes
+ * to express. The app runs the same fast lane as its first step, so whoever listens on the app
+ * alone (tests) gets the same answers from the same code.
+ */
+export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestListener } {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS, ...(deps.onRedisStuck ? { onStuck: deps.onRedisStuck } : {}) });
   const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
@@ -120,9 +132,18 @@ export function createApp(deps: ProxyDeps): Express {
     countsOnly: keyring.enabled,
   });
 
+  const queueFullRetryAfter = deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S;
+  const retryAfter = { REDIS_UNAVAILABLE: 1, QUEUE_FULL: queueFullRetryAfter, KEY_QUEUE_FULL: queueFullRetryAfter, JOB_NOT_FINISHED: 1 };
+  const http = deps.metrics ? new HttpMetrics(deps.metrics, 'proxy') : undefined;
+  const fast = createFastJobs({ service: jobService, keyring, logger: deps.logger, maxImageBytes: deps.limits.maxImageBytes, retryAfter, ...(http ? { http } : {}) });
+
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestContext(deps.logger, deps.metrics ? new HttpMetrics(deps.metrics, 'proxy') : undefined));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!(req as FastChecked)[FAST_CHECKED] && fast(req, res)) return;
+    next();
+  });
+  app.use(requestContext(deps.logger, http));
   app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path) || isPagePath(req.method, req.path)));
   if (deps.metrics) {
     registerQueueMetrics(deps.metrics, { stats: () => deps.jobs.stats(), timeoutMs: redisTimeoutMs });
@@ -142,8 +163,16 @@ export function createApp(deps: ProxyDeps): Express {
   app.use(visionRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
   app.use(notFoundHandler());
   app.use(clientErrors());
-  const queueFullRetryAfter = deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S;
-  app.use(retryAfterHeader({ REDIS_UNAVAILABLE: 1, QUEUE_FULL: queueFullRetryAfter, KEY_QUEUE_FULL: queueFullRetryAfter, JOB_NOT_FINISHED: 1 }));
+  app.use(retryAfterHeader(retryAfter));
   app.use(errorHandler({ logger: deps.logger, bodyLimitHint: `an upload may hold an image of up to ${inMiB(deps.limits.maxImageBytes)} (MAX_IMAGE_BYTES)` }));
-  return app;
+  const listener: RequestListener = (req, res) => {
+    if (fast(req, res)) return;
+    // Already looked at: the app's own first step need not look again.
+    (req as FastChecked)[FAST_CHECKED] = true;
+    app(req, res);
+  };
+  return { app, listener };
 }
+
+const FAST_CHECKED = Symbol('fast lane already declined');
+type FastChecked = IncomingMessage & { [FAST_CHECKED]?: true };

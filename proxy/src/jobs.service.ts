@@ -9,7 +9,7 @@ import {
   type EnqueueResult,
   type JobRecord,
   type JobRepository,
-  type JobWithImageBytes,
+  type JobWithImagePieces,
   type Logger,
 } from '@cutout/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,7 +33,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getWithImageBytes' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getWithImageBytes' | 'getWithImagePieces' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
 
 export interface CheckedUpload {
   bytes: Buffer;
@@ -264,12 +264,12 @@ export class JobService {
   }
 
   /**
-   * §1's view as Redis holds it: the record and both images' base64 as bytes, for writeJobView;
-   * the same 404s as record().
+   * §1's view as Redis holds it: the record and both images' base64 as bytes (a large one as
+   * pieces still to be read), for writeJobView and streamJobView; the same 404s as record().
    */
-  async viewBytes(rawId: string, owner: Owner = null): Promise<JobWithImageBytes> {
+  async viewBytes(rawId: string, owner: Owner = null): Promise<JobWithImagePieces> {
     const id = parseJobId(rawId);
-    const job = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.getWithImageBytes(id));
+    const job = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.getWithImagePieces(id));
     if (job === null || (owner !== null && job.record.owner !== owner)) throw jobNotFound();
     return job;
   }

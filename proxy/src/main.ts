@@ -14,7 +14,7 @@ import {
 } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { callbackMetrics, createMetricsRegistry } from '@cutout/shared/metrics';
-import { createApp } from './app.js';
+import { createProxy } from './app.js';
 import { JobDoneListener } from './job-done.listener.js';
 
 const config = loadConfigOrExit('proxy');
@@ -82,7 +82,7 @@ runService({
       logger.info('API keys on', { keys: config.apiKeys.map((k) => k.name) });
     }
 
-    const app = createApp({
+    const { listener } = createProxy({
       jobs,
       logger,
       metrics,
@@ -106,7 +106,7 @@ runService({
     });
     // A request must have arrived whole in time (408 otherwise): a client that trickles its headers
     // or body cannot hold a connection and its buffers for long.
-    const server = createServer(serverLimits(config.httpRequestTimeoutMs), app);
+    const server = createServer(serverLimits(config.httpRequestTimeoutMs), listener);
     // At the signal, long polls answer at once with the state they have.
     service.add(httpServerPart(server, { logger, graceMs: config.shutdownGraceMs, beforeClose: () => void jobDone.close() }));
     const port = await listen(server, config.proxyPort, config.proxyHost);

@@ -21,10 +21,34 @@ export type Logger = winston.Logger;
 
 /** A JSON logger for one service: one object per line on stdout. */
 export function createLogger(service: string, level: string): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level,
     defaultMeta: { service },
     format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
     transports: [new winston.transports.Console()],
   });
+  return skipDisabledLevels(logger);
+}
+
+/**
+ * winston runs every call through the formats (the redaction's walk, the timestamp, JSON) and
+ * only then lets the transport drop it for its level: at LOG_LEVEL=warn each request's access-log
+ * line and each job's info lines were still built and thrown away. Calls below the level now
+ * return at once; the level is read on each call, so changing it later still works.
+ */
+function skipDisabledLevels(logger: Logger): Logger {
+  for (const name of Object.keys(logger.levels)) {
+    const write = (logger as unknown as Record<string, (...args: unknown[]) => Logger>)[name];
+    if (typeof write !== 'function') continue;
+    Object.defineProperty(logger, name, {
+      configurable: true,
+      writable: true,
+      // `this`, as winston's own methods do, so a child logger (Object.create of this one) keeps its fields.
+      value: function (this: Logger | undefined, ...args: unknown[]) {
+        const self = this ?? logger;
+        return self.isLevelEnabled(name) ? write.apply(self, args) : self;
+      },
+    });
+  }
+  return logger;
 }

@@ -3,11 +3,21 @@ import { AppError, errorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RequestLocals } from './request-context.js';
 
+/** A body that does not parse as JSON. */
+export function invalidJson(): AppError {
+  return new AppError(400, 'INVALID_JSON', 'the request body is not valid JSON; send {"image": "<base64>"} with Content-Type: application/json');
+}
+
+/** The 500 every unexpected error gets: nothing of it is told but the request id to quote. */
+export function internalErrorBody(requestId: string | undefined) {
+  return errorBody('INTERNAL', 'something went wrong on our side; try again, and quote the request id if it persists', requestId);
+}
+
 /** body-parser's error types, turned into our stable codes. */
 function fromBodyParser(error: { type?: unknown; status?: unknown }, bodyLimitHint: string): AppError | null {
   switch (error.type) {
     case 'entity.parse.failed':
-      return new AppError(400, 'INVALID_JSON', 'the request body is not valid JSON; send {"image": "<base64>"} with Content-Type: application/json');
+      return invalidJson();
     case 'entity.too.large':
       return new AppError(413, 'BODY_TOO_LARGE', `the request body is too large; ${bodyLimitHint}`);
     case 'encoding.unsupported':
@@ -68,7 +78,7 @@ export function errorHandler({ logger, bodyLimitHint }: ErrorHandlerOptions): Er
     }
     locals.errorCode = 'INTERNAL';
     logger.error('unhandled error', { request_id: locals.requestId, job_id: locals.jobId, error });
-    res.status(500).json(errorBody('INTERNAL', 'something went wrong on our side; try again, and quote the request id if it persists', locals.requestId));
+    res.status(500).json(internalErrorBody(locals.requestId));
   };
 }
 

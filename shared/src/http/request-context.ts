@@ -14,6 +14,11 @@ export interface RequestLocals {
   apiKeyName?: string;
 }
 
+/** The request's id: the caller's X-Request-Id when it is sane, else a new one. */
+export function requestIdFrom(given: string | undefined): string {
+  return given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 /**
  * Gives each request an id (the caller's X-Request-Id when it is sane, else a new one), echoes it,
  * and writes one access-log line when the response ends; with `http`, it also records the
@@ -21,8 +26,7 @@ export interface RequestLocals {
  */
 export function requestContext(logger: Logger, http?: HttpMetrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const given = req.get('x-request-id');
-    const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdFrom(req.get('x-request-id'));
     const locals = res.locals as RequestLocals;
     locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);

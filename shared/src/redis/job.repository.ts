@@ -12,6 +12,7 @@ import type { LuaScript } from './lua-script.js';
 import { pickJobTimings, type JobTimings } from './job-timings.js';
 import { parseStoredOptions } from '../contract/options.js';
 import { readGroupRecord, type GroupRecord } from './group-record.js';
+import { readJobWithImagePieces, type JobWithImagePieces } from './job-image-pieces.js';
 import { toJobRecord, toNumber, type ClaimRef, type DeadLetter, type EnqueueResult, type JobRecord, type NewImage, type NewJob, type QueueStats, type ReapResult, type RetryResult, type SubmitFields, type TakenJob, type TakeResult } from './job-record.js';
 
 export type { ClaimRef, DeadLetter, EnqueueResult, JobRecord, NewImage, NewJob, QueueStats, ReapResult, RetryResult, SubmitFields, TakenJob, TakeResult } from './job-record.js';
@@ -204,6 +205,11 @@ export class JobRepository {
     const text: Record<string, string> = {};
     for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
     return { record: toJobRecord(id, text, null, null), imageIn: imageIn ?? null, imageOut: imageOut ?? null };
+  }
+
+  /** get() with both images as pieces: a large image is read a piece at a time (job-image-pieces.ts). */
+  getWithImagePieces(id: string): Promise<JobWithImagePieces | null> {
+    return readJobWithImagePieces(this.redis, id, this.jobKeys(id));
   }
 
   /** A group's record and its jobs' records in order (no images); null when unknown or expired. */

@@ -11,6 +11,7 @@ import { BUILT_IN_MODEL_FILES, DEFAULT_PRESET } from '../presets.js';
 import { grabCut } from './grabcut.js';
 import { guidedCoefficients } from './guided-filter.js';
 import { buildUpscaleModel } from './upscale-model.js';
+import { applyCoefficients } from './apply-coefficients.js';
 
 const committed = fileURLToPath(BUILT_IN_MODEL_FILES['cutout-graphcut']!);
 let model: LoadedModel;
@@ -53,6 +54,32 @@ test('the upscale graph computes round(255·clip(a·rgb/255 + b)) with a and b s
   const got = Array.from(alpha.data as Uint8Array);
   got.forEach((v, p) => assert.ok(Math.abs(v - expected[p]!) <= 1, `pixel ${p}: ${v} vs ${expected[p]}`));
   assert.ok(got.some((v) => v === 0) && got.some((v) => v > 100), 'the test spans clipped and unclipped values');
+});
+
+test('applyCoefficients gives the upscale graph\'s alpha (±1 level where float32 and float64 round apart), enlarging and shrinking, across band edges', async () => {
+  // Coefficients that vary over the grid, so the bilinear weights and the edge clamping matter.
+  for (const [width, height, gridWidth, gridHeight] of [[1203, 877, 37, 23], [5, 3, 9, 7], [1, 700, 1, 40], [2100, 300, 200, 29]] as const) {
+    const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37 + (i >> 9)) % 256);
+    const n = gridWidth * gridHeight;
+    const coefficients = Float32Array.from({ length: 4 * n }, (_, i) => (i < 3 * n ? Math.sin(i * 0.7) * 1.5 : 0.5 + Math.cos(i * 0.3) * 0.6));
+    const out = await model.session.run({
+      rgb: new ort.Tensor('uint8', rgb, [1, height, width, 3]),
+      coefficients: new ort.Tensor('float32', coefficients, [1, 4, gridHeight, gridWidth]),
+    });
+    const graph = out.alpha!.data as Uint8Array;
+    const mine = await applyCoefficients(rgb, width, height, coefficients, gridWidth, gridHeight);
+    let differ = 0;
+    let most = 0;
+    for (let p = 0; p < graph.length; p++) {
+      const d = Math.abs(graph[p]! - mine[p]!);
+      if (d > 0) differ++;
+      most = Math.max(most, d);
+    }
+    // The graph rounds each step to float32, JavaScript keeps float64: a value within a hair of
+    // a half level may round either way, nothing more.
+    assert.ok(most <= 1 && differ <= graph.length / 1000, `${width}×${height} from ${gridWidth}×${gridHeight}: ${differ} pixels differ, by up to ${most}`);
+    assert.ok(mine.some((v) => v === 0) && mine.some((v) => v === 255) && mine.some((v) => v > 0 && v < 255), 'clipped and unclipped values both occur');
+  }
 });
 
 test('the guided filter of a constant mask is that constant (a = 0, b = value), whatever the colours', () => {

@@ -1,0 +1,81 @@
+import { RESP_TYPES } from 'redis';
+import type { RedisClient } from './client.js';
+import { toJobRecord, type JobRecord } from './job-record.js';
+
+/**
+ * How much of an image one read takes. A small image (every tiny job, most photos) comes whole
+ * with the record in one round trip; a large one comes in pieces of this size, each written out
+ * before the next is read, so the proxy never holds a 26 MB bulk reply (which node-redis's RESP
+ * decoder keeps as its socket chunks and then their concatenation: twice over).
+ */
+export const IMAGE_PIECE_BYTES = 1024 * 1024;
+
+/** An image's base64 text as bytes: its first piece, its whole length, and a reader for the rest. */
+export interface ImagePieces {
+  length: number;
+  first: Buffer;
+  /** The pieces after the first, in order; throws ImageChangedError when the key no longer holds what it held. */
+  rest(): AsyncGenerator<Buffer>;
+}
+
+/** A job's record with both images as pieces (null: no such key). */
+export interface JobWithImagePieces {
+  record: JobRecord;
+  imageIn: ImagePieces | null;
+  imageOut: ImagePieces | null;
+}
+
+/** An image key that expired or was deleted between the pieces of one read. */
+export class ImageChangedError extends Error {
+  constructor(key: string, at: number, expected: number, got: number) {
+    super(`${key} changed while it was read: at byte ${at} ${got} bytes came instead of ${expected}`);
+    this.name = 'ImageChangedError';
+  }
+}
+
+const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
+
+/**
+ * The record, and each image's length and first piece, in one round trip, then the rest of a
+ * large image piece by piece. An image key never changes
+ * once written (image_in at submit, image_out once by the fenced complete), so later pieces read
+ * the same value, unless the key expired meanwhile: then rest() throws rather than yield a short
+ * image. A missing key and an empty one both read as null: neither ever holds an image (empty
+ * uploads are refused, and a stored output is a checked PNG's base64).
+ */
+export async function readJobWithImagePieces(redis: RedisClient, id: string, keys: { record: string; imageIn: string; imageOut: string }, pieceBytes = IMAGE_PIECE_BYTES): Promise<JobWithImagePieces | null> {
+  const bytes = redis.withTypeMapping(BULK_AS_BUFFER);
+  const last = pieceBytes - 1;
+  // Sent together (one round trip), not in a MULTI: node-redis applies the Buffer type mapping to
+  // single commands but not to a transaction's replies, which came back as strings. Without the
+  // transaction the order still holds: the record is read first, and the enqueue and complete
+  // scripts write an image before (or with) the record that names it, so a record read as
+  // SUCCEEDED finds its output, and one read as not finished shows no output whatever follows.
+  const [hash, inFirst, inLength, outFirst, outLength] = (await Promise.all([
+    bytes.hGetAll(keys.record),
+    bytes.getRange(keys.imageIn, 0, last),
+    bytes.strLen(keys.imageIn),
+    bytes.getRange(keys.imageOut, 0, last),
+    bytes.strLen(keys.imageOut),
+  ])) as unknown as [Record<string, Buffer | string>, Buffer | string, number, Buffer | string, number];
+  if (!hash || Object.keys(hash).length === 0) return null;
+  const text: Record<string, string> = {};
+  for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
+  const asBytes = (value: Buffer | string) => (typeof value === 'string' ? Buffer.from(value, 'latin1') : value);
+  const pieces = (key: string, first: Buffer, length: number): ImagePieces | null =>
+    length === 0
+      ? null
+      : {
+          length,
+          first,
+          async *rest() {
+            for (let at = first.length; at < length; at += pieceBytes) {
+              const expected = Math.min(pieceBytes, length - at);
+              const piece = asBytes((await bytes.getRange(key, at, at + expected - 1)) as unknown as Buffer | string);
+              if (piece.length !== expected) throw new ImageChangedError(key, at, expected, piece.length);
+              yield piece;
+            }
+          },
+        };
+  return { record: toJobRecord(id, text, null, null), imageIn: pieces(keys.imageIn, asBytes(inFirst), Number(inLength)), imageOut: pieces(keys.imageOut, asBytes(outFirst), Number(outLength)) };
+}
