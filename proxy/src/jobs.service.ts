@@ -33,7 +33,7 @@ export interface UploadLimits {
 }
 
 /** The part of the JobRepository the proxy uses. */
-export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getWithImageBytes' | 'getWithImagePieces' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
+export type JobStore = Pick<JobRepository, 'enqueue' | 'enqueueGroup' | 'get' | 'getWithImagePieces' | 'getGroup' | 'cancel' | 'output' | 'stats' | 'ping' | 'memory'>;
 
 export interface CheckedUpload {
   bytes: Buffer;

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { RESP_TYPES } from 'redis';
 import type { RedisClient } from './client.js';
 import { groupKeys, jobKeys, queueKeyList, queueKeys, type QueueKeys } from './keys.js';
 import { enqueueGroupScript, enqueueScript } from './scripts/enqueue.js';
@@ -47,9 +46,6 @@ export interface JobWithImageBytes {
   imageIn: Buffer | null;
   imageOut: Buffer | null;
 }
-
-/** node-redis v5 answers bulk strings as Buffers through a client with this type mapping. */
-const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 /** A step that may end a job answers this when it was not given the job's group (nothing written). */
 type NeedGroup = ['need_group', string];
@@ -187,24 +183,6 @@ export class JobRepository {
     const [hash, imageIn, imageOut] = (await multi.exec()) as unknown as [Record<string, string>, string | null, string | null];
     if (!hash || Object.keys(hash).length === 0) return null;
     return toJobRecord(id, hash, imageIn ?? null, imageOut ?? null);
-  }
-
-  /**
-   * get() with both images, read as Buffers (the base64 text's bytes) in the same transaction:
-   * a megabyte image is then never decoded into a JS string only to be encoded again on the way out.
-   */
-  async getWithImageBytes(id: string): Promise<JobWithImageBytes | null> {
-    const k = this.jobKeys(id);
-    const bytes = this.redis.withTypeMapping(BULK_AS_BUFFER);
-    const [hash, imageIn, imageOut] = (await bytes.multi().hGetAll(k.record).get(k.imageIn).get(k.imageOut).exec()) as unknown as [
-      Record<string, Buffer>,
-      Buffer | null,
-      Buffer | null,
-    ];
-    if (!hash || Object.keys(hash).length === 0) return null;
-    const text: Record<string, string> = {};
-    for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
-    return { record: toJobRecord(id, text, null, null), imageIn: imageIn ?? null, imageOut: imageOut ?? null };
   }
 
   /** get() with both images as pieces: a large image is read a piece at a time (job-image-pieces.ts). */
