@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type OutputOptions } from '@cutout/shared/contract';
+import { errorMessage } from '@cutout/shared';
 import { PredictBadOutputError, PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
 import { checkPredictOutput } from './output-check.js';
 import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
@@ -7,7 +8,7 @@ import { predictStageTimings, type PredictStageTimings } from './server-timing.j
 export interface PredictClientOptions {
   /** One or more predict servers; calls start at the next one in turn and fail over in order. */
   urls: readonly string[];
-  /** How long predict may take to start answering, and to send each piece of the answer. */
+  /** One call's total deadline, from sending the request to the last byte of the answer (PREDICT_TIMEOUT_MS). */
   timeoutMs: number;
   /** Keep-alive connections per server: about the number of jobs run at once. */
   connections: number;
@@ -190,7 +191,7 @@ export class PredictClient {
       if (signal?.aborted) throw signal.reason;
       if (deadline.aborted) throw new PredictTimeoutError(`predict at ${url} did not finish answering within ${this.#timeoutMs} ms (PREDICT_TIMEOUT_MS)`);
       const code = errorCode(error);
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       if (code !== undefined && TIMEOUT_CODES.has(code)) {
         throw new PredictTimeoutError(`predict at ${url} did not answer within ${this.#timeoutMs} ms (${detail})`);
       }
@@ -223,7 +224,7 @@ export class PredictClient {
       const ok = statusCode === 200 && health === 'ok';
       return { url, ok, status: statusCode, detail: typeof health === 'string' ? health : text.slice(0, 200) };
     } catch (error) {
-      return { url, ok: false, status: null, detail: error instanceof Error ? error.message : String(error) };
+      return { url, ok: false, status: null, detail: errorMessage(error) };
     }
   }
 
