@@ -15,6 +15,7 @@ import {
   type RedisServerHandle,
   type TakenJob,
 } from '@cutout/shared';
+import { startTestRedis, stopTestRedis } from '@cutout/shared/testing';
 import { createJobProcessor, type Predictor } from './job.processor.js';
 import { memoryLogger, until } from './harness.js';
 import { retryDelayMs } from './retry-policy.js';
@@ -23,16 +24,8 @@ let server: RedisServerHandle;
 let redis: RedisClient;
 const retry = { baseDelayMs: 10, maxDelayMs: 100 };
 
-before(async () => {
-  server = await startRedisServer();
-  redis = createRedisClient(server.url, { name: 'test', onError: () => {} });
-  await redis.connect();
-});
-
-after(async () => {
-  await closeRedisClient(redis);
-  await server.stop();
-});
+before(async () => ({ server, redis } = await startTestRedis()));
+after(() => stopTestRedis(server, redis));
 
 async function takeNewJob(repo: JobRepository): Promise<TakenJob> {
   await repo.enqueue({ id: randomUUID(), imageBase64: 'aGVsbG8=', format: 'png', width: 1, height: 1, bytes: 5 });

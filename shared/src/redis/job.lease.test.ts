@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
+import { startTestRedis, stopTestRedis } from '../testing/test-redis.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer, type RedisServerHandle } from '../process/redis-server.js';
-import { createRedisClient, closeRedisClient, type RedisClient } from './client.js';
+import type { RedisServerHandle } from '../process/redis-server.js';
+import type { RedisClient } from './client.js';
 import { jobKeys } from './keys.js';
 import { JobRepository, type JobRepositoryOptions, type ReapResult } from './job.repository.js';
 
@@ -13,16 +14,8 @@ const claimNumber = (token: string) => Number(token.split(':')[0]);
 let server: RedisServerHandle;
 let redis: RedisClient;
 
-before(async () => {
-  server = await startRedisServer();
-  redis = createRedisClient(server.url, { name: 'test', onError: () => {} });
-  await redis.connect();
-});
-
-after(async () => {
-  await closeRedisClient(redis);
-  await server.stop();
-});
+before(async () => ({ server, redis } = await startTestRedis()));
+after(() => stopTestRedis(server, redis));
 
 const newPrefix = () => `lease-${randomUUID().slice(0, 8)}:`;
 

@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
+import { startTestRedis, stopTestRedis } from '../testing/test-redis.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer, type RedisServerHandle } from '../process/redis-server.js';
-import { createRedisClient, closeRedisClient, type RedisClient } from './client.js';
+import type { RedisServerHandle } from '../process/redis-server.js';
+import type { RedisClient } from './client.js';
 import { JobRepository, type ReapResult } from './job.repository.js';
 import { jobKeys } from './keys.js';
 
@@ -15,16 +16,8 @@ let server: RedisServerHandle;
 let redis: RedisClient;
 const FILLER = 'x'.repeat(64 * 1024);
 
-before(async () => {
-  server = await startRedisServer();
-  redis = createRedisClient(server.url, { name: 'test', onError: () => {} });
-  await redis.connect();
-});
-
-after(async () => {
-  await closeRedisClient(redis);
-  await server.stop();
-});
+before(async () => ({ server, redis } = await startTestRedis()));
+after(() => stopTestRedis(server, redis));
 
 async function usedMemory(): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1]);

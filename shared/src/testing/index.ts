@@ -1,3 +1,4 @@
 // Test support shared by the packages' tests; not part of the services' runtime API.
 export { memoryLogger, type LogLine } from './memory-logger.js';
 export { TcpRelay, type TcpRelayTarget } from './tcp-relay.js';
+export { startTestRedis, stopTestRedis } from './test-redis.js';
