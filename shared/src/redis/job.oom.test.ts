@@ -58,7 +58,9 @@ test('under OOM, enqueue, take and complete are refused whole; leases, endings a
   await assert.rejects(repo.enqueue(newJob()), /OOM/, 'a new upload is refused');
   await assert.rejects(repo.take('host-b:1:0'), /OOM/, 'no new work is handed out');
   await assert.rejects(repo.complete(a, a.token, 'b3V0'), /OOM/, 'no output is stored past maxmemory');
-  // (Plain reads: a MULTI, as get() uses, is itself refused while Redis is over maxmemory.)
+  // Status reads go on: clients polling a job, a group or /metadata are answered while Redis is full.
+  assert.equal((await repo.get(a.id))?.status, 'RUNNING', 'a job can still be read');
+  assert.equal((await repo.stats()).running, 3, 'the queue can still be counted');
   const k = jobKeys(prefix, a.id);
   assert.deepEqual([await redis.hGet(k.record, 'status'), await redis.get(k.imageOut), await redis.hGet(k.record, 'output_writes')], ['RUNNING', null, null], 'nothing of the refused complete was written');
   assert.deepEqual(await redis.lRange(repo.keys.queue, 0, -1), [waiting.id], 'the refused take left the queue as it was');

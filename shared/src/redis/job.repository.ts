@@ -175,12 +175,19 @@ export class JobRepository {
     return this.#enqueueResult(reply, groupId, fields);
   }
 
-  /** One consistent read of a job; null when the id is unknown or expired. */
+  /**
+   * A job's record and, by default, its images; null when the id is unknown or expired.
+   *
+   * Reads are pipelined, never a MULTI: Redis refuses a whole MULTI, even one that only reads,
+   * while it is over maxmemory, and status reads must keep working then. The order is enough:
+   * the record is read first, and the enqueue and complete scripts write an image before (or
+   * with) the record that names it, so a SUCCEEDED record always finds its output.
+   */
   async get(id: string, { withImages = true } = {}): Promise<JobRecord | null> {
     const k = this.jobKeys(id);
-    const multi = this.redis.multi().hGetAll(k.record);
-    if (withImages) multi.get(k.imageIn).get(k.imageOut);
-    const [hash, imageIn, imageOut] = (await multi.exec()) as unknown as [Record<string, string>, string | null, string | null];
+    const reads = this.redis.multi().hGetAll(k.record);
+    if (withImages) reads.get(k.imageIn).get(k.imageOut);
+    const [hash, imageIn, imageOut] = (await reads.execAsPipeline()) as unknown as [Record<string, string>, string | null, string | null];
     if (!hash || Object.keys(hash).length === 0) return null;
     return toJobRecord(id, hash, imageIn ?? null, imageOut ?? null);
   }
@@ -193,11 +200,12 @@ export class JobRepository {
   /** A group's record and its jobs' records in order (no images); null when unknown or expired. */
   async getGroup(groupId: string): Promise<{ group: GroupRecord; jobs: JobRecord[] } | null> {
     const g = groupKeys(this.#o.keyPrefix, groupId);
-    const [hash, ids] = (await this.redis.multi().hGetAll(g.record).lRange(g.jobs, 0, -1).exec()) as unknown as [Record<string, string>, string[]];
+    // Pipelined, as get() explains: a group's list is written once, with its record.
+    const [hash, ids] = (await this.redis.multi().hGetAll(g.record).lRange(g.jobs, 0, -1).execAsPipeline()) as unknown as [Record<string, string>, string[]];
     if (!hash || Object.keys(hash).length === 0) return null;
-    const multi = this.redis.multi();
-    for (const id of ids) multi.hGetAll(this.jobKeys(id).record);
-    const hashes = ids.length === 0 ? [] : ((await multi.exec()) as unknown as Record<string, string>[]);
+    const reads = this.redis.multi();
+    for (const id of ids) reads.hGetAll(this.jobKeys(id).record);
+    const hashes = ids.length === 0 ? [] : ((await reads.execAsPipeline()) as unknown as Record<string, string>[]);
     const jobs = ids.flatMap((id, i) => (hashes[i] && Object.keys(hashes[i]).length > 0 ? [toJobRecord(id, hashes[i], null, null)] : []));
     return { group: readGroupRecord(groupId, hash, ids), jobs };
   }
@@ -239,7 +247,8 @@ export class JobRepository {
       .lLen(k.deadLetter)
       .hGetAll(k.counts)
       .zCard(k.outbox)
-      .exec()) as unknown as [number, number, number, number, number, number, Record<string, string>, number];
+      // Pipelined, as get() explains: the gauges need no snapshot, and must read while Redis is full.
+      .execAsPipeline()) as unknown as [number, number, number, number, number, number, Record<string, string>, number];
     const count = (name: string) => toNumber(counts[name]) ?? 0;
     return {
       queued: Number(high) + Number(normal) + Number(low),
