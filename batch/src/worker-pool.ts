@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { closeRedisClient, errorMessage, type JobRepository, type Logger, type RedisClient, type TakenJob } from '@cutout/shared';
+import { closeRedisClient, errorMessage, type JobRepository, type Logger, type RedisClient, type TakenJob, WakeableSleeps } from '@cutout/shared';
 import { JobProcessor, type Predictor } from './job.processor.js';
 import { JobWaiter } from './job-waiter.js';
 import { CancelWatch } from './cancel-watch.js';
@@ -59,7 +59,7 @@ export class WorkerPool {
   /** Only the idle worker holding it blocks in Redis, so one push wakes one worker (wait-turn.ts). */
   readonly #turn = new WaitTurn();
   readonly #loops: Promise<void>[] = [];
-  readonly #sleepers = new Set<() => void>();
+  readonly #sleeps = new WakeableSleeps();
   /** Aborted when the grace period runs out: running jobs stop and are handed back. */
   readonly #abort = new AbortController();
   /** Aborted when the connections close: outcome writes stop retrying. */
@@ -219,16 +219,7 @@ export class WorkerPool {
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
+    return this.#stopping ? Promise.resolve() : this.#sleeps.sleep(ms);
   }
 
   /**
@@ -243,7 +234,7 @@ export class WorkerPool {
   async #shutdown(): Promise<void> {
     const { logger, shutdownGraceMs, releaseWaitMs, predict, redis } = this.#o;
     this.#stopping = true;
-    for (const wake of [...this.#sleepers]) wake();
+    this.#sleeps.wakeAll();
     // Idle loops are blocked in a wait that moves nothing, or waiting for their turn to: dropping
     // the connections and the turn is safe.
     this.#turn.close();

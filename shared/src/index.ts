@@ -44,4 +44,5 @@ export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } f
 export { signCallback, verifyCallback } from './callbacks/signature.js';
 export { errorMessage } from './error-message.js';
 export { runService, type RunServiceOptions, type ServiceContext, type ServicePart } from './process/run-service.js';
+export { WakeableSleeps } from './process/wakeable-sleeps.js';
 export { httpServerPart, listen, type HttpServerPartOptions } from './process/http-server-part.js';

@@ -2,6 +2,7 @@ import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
 import { errorMessage } from '../error-message.js';
+import { WakeableSleeps } from '../process/wakeable-sleeps.js';
 import type { JobRepository } from '../redis/job.repository.js';
 import { toGroupView, toV1Job } from '../contract/views.js';
 import type { ClaimedCallback, OutboxRepository } from './outbox.repository.js';
@@ -49,7 +50,7 @@ export class CallbackDeliverer {
   readonly #loops: Promise<void>[] = [];
   readonly #agents = new Set<Agent>();
   #stopping = false;
-  readonly #sleepers = new Set<() => void>();
+  readonly #sleeps = new WakeableSleeps();
   #closing: Promise<void> | null = null;
 
   constructor(options: CallbackDelivererOptions) {
@@ -72,7 +73,7 @@ export class CallbackDeliverer {
         this.#o.logger.debug('callback outbox unreachable', { error: (error as Error).message });
       }
       if (claim) await this.#deliver(claim);
-      else await this.#sleep(this.#o.pollMs);
+      else await this.#sleeps.sleep(this.#o.pollMs);
     }
   }
 
@@ -151,23 +152,11 @@ export class CallbackDeliverer {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#sleepers.add(done);
-    });
-  }
-
   /** Stops claiming, lets deliveries in flight end, closes. Safe to call twice. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
-      for (const wake of [...this.#sleepers]) wake();
+      this.#sleeps.wakeAll();
       await Promise.allSettled(this.#loops);
       await Promise.allSettled([...this.#agents].map((a) => a.destroy()));
     })();
