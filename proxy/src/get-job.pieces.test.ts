@@ -57,3 +57,27 @@ test('a key that goes away between pieces is an ImageChangedError, never a short
   await bed.redis.del(keys.imageIn);
   await assert.rejects(rest.next(), ImageChangedError);
 });
+
+/** How many STRLEN commands the server has run since `CONFIG RESETSTAT`. */
+async function strlenCalls(): Promise<number> {
+  const stats = await bed.redis.info('commandstats');
+  return Number(/cmdstat_strlen:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+test('an image shorter than a piece is read with the record alone; one that fills its first piece gets its length asked', async () => {
+  const prefix = 'len:';
+  const keys = { record: `${prefix}j_job`, imageIn: `${prefix}j_image_in`, imageOut: `${prefix}j_image_out` };
+  await bed.redis.hSet(keys.record, { status: 'SUCCEEDED', created_at: String(Date.now()), attempts: '1', priority: 'normal' });
+  await bed.redis.set(keys.imageIn, 'B'.repeat(4095));
+  await bed.redis.set(keys.imageOut, 'C'.repeat(4096));
+  await bed.redis.configResetStat();
+  const small = await readJobWithImagePieces(bed.redis, 'j', { ...keys, imageOut: `${prefix}none` }, 4096);
+  assert.deepEqual([small?.imageIn?.length, small?.imageIn?.first.length, small?.imageOut], [4095, 4095, null]);
+  assert.equal(await strlenCalls(), 0, 'a short first piece is the whole image');
+  const full = await readJobWithImagePieces(bed.redis, 'j', keys, 4096);
+  assert.deepEqual([full?.imageOut?.length, full?.imageOut?.first.length], [4096, 4096]);
+  assert.equal(await strlenCalls(), 1, 'a full first piece may have more after it');
+  const rest = [];
+  for await (const piece of full!.imageOut!.rest()) rest.push(piece);
+  assert.equal(rest.length, 0, 'exactly one piece long: nothing follows');
+});

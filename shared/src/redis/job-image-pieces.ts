@@ -36,14 +36,17 @@ export class ImageChangedError extends Error {
 const BULK_AS_BUFFER = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
 /**
- * The record, and each image's length and first piece, in one round trip, then the rest of a
- * large image piece by piece. An image key never changes
- * once written (image_in at submit, image_out once by the fenced complete), so later pieces read
- * the same value, unless the key expired meanwhile: then rest() throws rather than yield a short
- * image. A missing key and an empty one both read as null: neither ever holds an image (empty
- * uploads are refused, and a stored output is a checked PNG's base64).
+ * The record and each image's first piece in one round trip, then the rest of a large image
+ * piece by piece. A first piece shorter than a piece is the whole image, so only an image that
+ * fills its first piece costs a second round trip (STRLEN, for the answer's Content-Length): a
+ * status poll of a tiny job is three commands, not five. An image key never changes once
+ * written (image_in at submit, image_out once by the fenced complete), so later reads see the
+ * same value, unless the key expired meanwhile: then the whole read is made once more (it then
+ * sees the expired job), and rest() throws rather than yield a short image. A missing key and
+ * an empty one both read as null: neither ever holds an image (empty uploads are refused, and a
+ * stored output is a checked PNG's base64).
  */
-export async function readJobWithImagePieces(redis: RedisClient, id: string, keys: { record: string; imageIn: string; imageOut: string }, pieceBytes = IMAGE_PIECE_BYTES): Promise<JobWithImagePieces | null> {
+export async function readJobWithImagePieces(redis: RedisClient, id: string, keys: { record: string; imageIn: string; imageOut: string }, pieceBytes = IMAGE_PIECE_BYTES, again = true): Promise<JobWithImagePieces | null> {
   const bytes = redis.withTypeMapping(BULK_AS_BUFFER);
   const last = pieceBytes - 1;
   // Sent together (one round trip), not in a MULTI: node-redis applies the Buffer type mapping to
@@ -51,17 +54,22 @@ export async function readJobWithImagePieces(redis: RedisClient, id: string, key
   // transaction the order still holds: the record is read first, and the enqueue and complete
   // scripts write an image before (or with) the record that names it, so a record read as
   // SUCCEEDED finds its output, and one read as not finished shows no output whatever follows.
-  const [hash, inFirst, inLength, outFirst, outLength] = (await Promise.all([
-    bytes.hGetAll(keys.record),
-    bytes.getRange(keys.imageIn, 0, last),
-    bytes.strLen(keys.imageIn),
-    bytes.getRange(keys.imageOut, 0, last),
-    bytes.strLen(keys.imageOut),
-  ])) as unknown as [Record<string, Buffer | string>, Buffer | string, number, Buffer | string, number];
+  const [hash, inRead, outRead] = (await Promise.all([bytes.hGetAll(keys.record), bytes.getRange(keys.imageIn, 0, last), bytes.getRange(keys.imageOut, 0, last)])) as unknown as [
+    Record<string, Buffer | string>,
+    Buffer | string,
+    Buffer | string,
+  ];
   if (!hash || Object.keys(hash).length === 0) return null;
+  const asBytes = (value: Buffer | string) => (typeof value === 'string' ? Buffer.from(value, 'latin1') : value);
+  const [inFirst, outFirst] = [asBytes(inRead), asBytes(outRead)];
+  const lengthOf = async (key: string, first: Buffer) => (first.length < pieceBytes ? first.length : Number(await bytes.strLen(key)));
+  const [inLength, outLength] = await Promise.all([lengthOf(keys.imageIn, inFirst), lengthOf(keys.imageOut, outFirst)]);
+  if (inLength < inFirst.length || outLength < outFirst.length) {
+    if (again) return readJobWithImagePieces(redis, id, keys, pieceBytes, false);
+    throw new ImageChangedError(inLength < inFirst.length ? keys.imageIn : keys.imageOut, 0, pieceBytes, 0);
+  }
   const text: Record<string, string> = {};
   for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
-  const asBytes = (value: Buffer | string) => (typeof value === 'string' ? Buffer.from(value, 'latin1') : value);
   const pieces = (key: string, first: Buffer, length: number): ImagePieces | null =>
     length === 0
       ? null
@@ -77,5 +85,5 @@ export async function readJobWithImagePieces(redis: RedisClient, id: string, key
             }
           },
         };
-  return { record: toJobRecord(id, text, null, null), imageIn: pieces(keys.imageIn, asBytes(inFirst), Number(inLength)), imageOut: pieces(keys.imageOut, asBytes(outFirst), Number(outLength)) };
+  return { record: toJobRecord(id, text, null, null), imageIn: pieces(keys.imageIn, inFirst, inLength), imageOut: pieces(keys.imageOut, outFirst, outLength) };
 }
