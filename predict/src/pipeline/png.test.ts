@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeSimplePng, encodePng, JS_CODEC_MAX_PIXELS } from './png.js';
 
@@ -56,4 +57,34 @@ test('encodePng writes RGBA and greyscale PNGs that decode to the same pixels', 
   assert.equal((await sharp(mask).metadata()).channels, 1);
   assert.ok((await sharp(mask).toColourspace('b-w').raw().toBuffer()).equals(grey));
   assert.throws(() => encodePng(rgba, 20, 11, 4, 4), /expected/);
+  // Pixels not 4-byte aligned take the byte loop; aligned ones a pixel at a time: the same file.
+  const shifted = Buffer.alloc(rgba.length + 1);
+  rgba.copy(shifted, 1);
+  assert.ok(encodePng(shifted.subarray(1), 19, 11, 4, 4).equals(png), 'the byte loop and the pixel loop agree');
 });
+
+test('encodePng filters every line with Sub, which makes a smooth image far smaller than no filter', async () => {
+  const width = 64;
+  const smooth = Buffer.alloc(width * width * 4);
+  for (let p = 0; p < width * width; p++) smooth.set([40 + (p % width), 80 + Math.floor(p / width), 160, 255], p * 4);
+  const png = encodePng(smooth, width, width, 4, 4);
+  assert.ok((await sharp(png).raw().toBuffer()).equals(smooth), 'the same pixels back');
+  const chunks = decodeChunks(png);
+  const lines = inflateSync(chunks);
+  const filters = Array.from({ length: width }, (_, y) => lines[y * (width * 4 + 1)]);
+  assert.deepEqual(new Set(filters), new Set([1]), 'every line is Sub-filtered');
+  const unfiltered = Buffer.alloc(lines.length);
+  for (let y = 0; y < width; y++) smooth.copy(unfiltered, y * (width * 4 + 1) + 1, y * width * 4, (y + 1) * width * 4);
+  assert.ok(png.length * 4 < deflateSync(unfiltered, { level: 4 }).length, `${png.length} bytes against unfiltered ${deflateSync(unfiltered, { level: 4 }).length}`);
+});
+
+/** The joined IDAT data of a PNG. */
+function decodeChunks(png: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    if (png.toString('latin1', at + 4, at + 8) === 'IDAT') parts.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  return Buffer.concat(parts);
+}
