@@ -7,6 +7,7 @@ import { childPidsByRole, CpuMeter, peakMemoryMb, type CpuUsage, type PidMap } f
 import { stageBreakdown, type StageBreakdown } from './stages.js';
 import { round } from './stats.js';
 import { errorMessage } from '@cutout/shared';
+import { startFloorStack } from './floor/floor-stack.js';
 
 /** One end-to-end configuration; each runs on a stack of its own. */
 export interface Scenario {
@@ -29,6 +30,8 @@ export interface Scenario {
   pollMs?: number;
   /** More settings for this stack's services. */
   env?: Record<string, string>;
+  /** 'floor': the floor stack (floor/floor-stack.ts) in place of cutout's, same client and load. */
+  stack?: 'floor';
 }
 
 export interface ScenarioResult {
@@ -89,10 +92,45 @@ function crashGuard(handle: StackHandle): Promise<never> {
   });
 }
 
+/** The load a scenario runs, on whichever stack; CPU is metered from the end of the warm-up. */
+function scenarioLoad(scenario: Scenario, set: ImageSet, proxyUrl: string, onMeasureStart: () => void): Promise<LoadResult> {
+  return runLoad({
+    proxyUrl,
+    images: set.images,
+    concurrency: scenario.concurrency,
+    jobs: scenario.jobs,
+    maxMs: scenario.maxMs,
+    warmupJobs: scenario.warmupJobs,
+    ...(scenario.read ? { read: scenario.read } : {}),
+    ...(scenario.pollMs !== undefined ? { pollMs: scenario.pollMs } : {}),
+    onMeasureStart,
+  });
+}
+
+/** The floor stack under the scenario's load: what the design's traffic alone costs (no stages, no floors). */
+async function runFloorScenario(scenario: Scenario, set: ImageSet, settings: ScenarioResult['settings']): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  const floor = await startFloorStack(settings.batchConcurrency);
+  const startupMs = round(performance.now() - startedAt, 0);
+  try {
+    const pids = { ...floor.pids, bench: process.pid };
+    let meter: CpuMeter | undefined;
+    const load = await scenarioLoad(scenario, set, floor.proxyUrl, () => (meter = new CpuMeter(pids)));
+    const cpu = meter!.stop();
+    const { samples, ...figures } = load;
+    if (figures.jobs === 0) throw new Error(`no job of the floor stack finished: ${figures.firstFailure ?? 'unknown'}`);
+    return { scenario, settings, startupMs, load: figures, stages: stageBreakdown(samples), cpu, peakMemoryMb: peakMemoryMb(pids), pidSource: 'handle' };
+  } finally {
+    await floor.stop();
+  }
+}
+
 /** Starts a fresh stack, optionally measures the floors, runs the load, reads CPU and memory, stops. */
 export async function runScenario(scenario: Scenario, set: ImageSet, options: EndToEndOptions): Promise<ScenarioResult> {
   const env = stackEnv(scenario, options.logLevel);
   const config = loadConfig({ ...process.env, ...env });
+  const settings = { predictMaxBatch: config.predictMaxBatch, predictMaxDelayMs: config.predictMaxDelayMs, batchConcurrency: config.batchConcurrency, logLevel: options.logLevel };
+  if (scenario.stack === 'floor') return runFloorScenario(scenario, set, settings);
   const logs: string[] = [];
   const startedAt = performance.now();
   const handle = await startStack({
@@ -115,26 +153,13 @@ export async function runScenario(scenario: Scenario, set: ImageSet, options: En
     const guard = crashGuard(handle);
     // A crash after the race is over must not surface as an unhandled rejection.
     guard.catch(() => undefined);
-    const load = await Promise.race([
-      runLoad({
-        proxyUrl: handle.proxyUrl,
-        images: set.images,
-        concurrency: scenario.concurrency,
-        jobs: scenario.jobs,
-        maxMs: scenario.maxMs,
-        warmupJobs: scenario.warmupJobs,
-        ...(scenario.read ? { read: scenario.read } : {}),
-        ...(scenario.pollMs !== undefined ? { pollMs: scenario.pollMs } : {}),
-        onMeasureStart: () => (meter = new CpuMeter(pids)),
-      }),
-      guard,
-    ]);
+    const load = await Promise.race([scenarioLoad(scenario, set, handle.proxyUrl, () => (meter = new CpuMeter(pids))), guard]);
     const cpu = meter!.stop();
     const { samples, ...figures } = load;
     if (figures.jobs === 0) throw new Error(`no job succeeded: ${figures.firstFailure ?? 'unknown'}; last output:\n${logs.slice(-20).join('\n')}`);
     return {
       scenario,
-      settings: { predictMaxBatch: config.predictMaxBatch, predictMaxDelayMs: config.predictMaxDelayMs, batchConcurrency: config.batchConcurrency, logLevel: options.logLevel },
+      settings,
       startupMs,
       load: figures,
       stages: stageBreakdown(samples),

@@ -44,6 +44,8 @@ export interface LoadResult {
   /** Mean bytes per job over HTTP: the start_job body, and the finished get_job answer. */
   meanUpBytes: number;
   meanDownBytes: number;
+  /** HTTP requests per measured job: start_job and every get_job, the client's whole traffic. */
+  requestsPerJob: number;
   samples: JobSample[];
 }
 
@@ -62,6 +64,8 @@ function timingsOf(answer: JobAnswer): Record<string, unknown> | null {
 class LoadClient {
   readonly agent: Agent;
   readMode: ReadMode = 'long-poll';
+  /** Requests sent so far. */
+  requests = 0;
   private readonly bodies: Buffer[];
 
   constructor(private readonly options: LoadOptions) {
@@ -72,6 +76,7 @@ class LoadClient {
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<{ status: number; json: JobAnswer; bytes: number }> {
+    this.requests++;
     const res = await request(`${this.options.proxyUrl}${path}`, {
       method,
       dispatcher: this.agent,
@@ -139,6 +144,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   try {
     await client.run(options.warmupJobs, Number.POSITIVE_INFINITY);
     options.onMeasureStart?.();
+    const requestsBefore = client.requests;
     const started = performance.now();
     const { samples, failures } = await client.run(options.jobs, started + options.maxMs);
     const wallMs = performance.now() - started;
@@ -152,6 +158,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       readMode: client.readMode,
       meanUpBytes: Math.round(mean(samples.map((s) => s.upBytes))),
       meanDownBytes: Math.round(mean(samples.map((s) => s.downBytes))),
+      requestsPerJob: round((client.requests - requestsBefore) / Math.max(1, samples.length), 2),
       samples,
     };
   } finally {

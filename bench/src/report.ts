@@ -35,7 +35,7 @@ export function describeSets(sets: Record<ImageSetName, ImageSet>): BenchReport[
 }
 
 const label = (r: ScenarioResult) =>
-  `${r.scenario.set}${r.scenario.model ? ` ${r.scenario.model.split(':')[0]}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
+  `${r.scenario.set}${r.scenario.stack === 'floor' ? ' FLOOR STACK' : r.scenario.model ? ` ${r.scenario.model.split(':')[0]}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
 
 /** The stack's own cost: CPU ms per job of each service and in all (the bench client apart), jobs/s, p50/p99. */
 function servingTable(results: readonly ScenarioResult[]): string {
@@ -43,11 +43,11 @@ function servingTable(results: readonly ScenarioResult[]): string {
   if (rows.length === 0) return '_Not run._';
   const roles = ['predict', 'batch', 'proxy', 'redis'];
   return table(
-    ['config', 'read', 'jobs', 'jobs/s', 'p50 ms', 'p99 ms', ...roles.map((r) => `${r} ms/job`), 'services ms/job', 'client ms/job'],
+    ['config', 'read', 'jobs', 'jobs/s', 'p50 ms', 'p99 ms', 'requests/job', ...roles.map((r) => `${r} ms/job`), 'services ms/job', 'client ms/job'],
     rows.map((r) => {
       const { perService, total } = serviceCpuMsPerJob(r);
       const client = ((r.cpu.seconds.bench ?? 0) * 1000) / Math.max(1, r.load.jobs);
-      return [label(r), r.load.readMode, String(r.load.jobs), cell(r.load.jobsPerSecond), cell(r.load.latency.p50), cell(r.load.latency.p99), ...roles.map((role) => cell(perService[role])), cell(total), cell(Math.round(client * 1000) / 1000)];
+      return [label(r), r.load.readMode, String(r.load.jobs), cell(r.load.jobsPerSecond), cell(r.load.latency.p50), cell(r.load.latency.p99), cell(r.load.requestsPerJob), ...roles.map((role) => cell(perService[role])), cell(total), cell(Math.round(client * 1000) / 1000)];
     }),
   );
 }
@@ -190,7 +190,7 @@ export function renderMarkdown(report: BenchReport): string {
     `Images:\n${sets}`,
     `## Targets\n\n${targetsTable(report.targets)}`,
     `### What bounds each missed target\n\n${boundsSection(report.targets)}`,
-    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted.`,
+    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted. Each configuration is measured after a warm-up (2,000 jobs at C ≥ 16, 500 at C = 1), so V8 has compiled the hot paths, as in a service that has been up a while. requests/job counts the client's start_job and get_job calls. The FLOOR STACK row is the same load on bench/src/floor: the same processes and hops doing nothing but the traffic the design fixes (a node:http proxy storing the input and queueing the id, workers taking ids with BRPOP and calling an HTTP model server that echoes the image, Redis with the same settings). It is the cost of the design's traffic in Node on this machine, before any work of cutout's own.`,
     `## Bare: the predict pipeline in one process\n\n${report.bare ? bareTable(report.bare) : '_Not run._'}\n\nStage columns are mean ms per image; "batch" is the mean number of images per onnxruntime run. ${bareBatching(report.bare)}`,
     `## End to end: the whole stack through the job API\n\n${endToEndTable(allRuns, report.bare)}`,
     `## End to end against bare\n\n${comparisonSection(report.comparison)}`,

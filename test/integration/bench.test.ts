@@ -62,11 +62,13 @@ test('npm run bench --quick measures bare and end to end and writes a JSON and a
       }
       assert.ok((result.cpu.cores.predict ?? -1) >= 0, `${result.scenario.id}: CPU of predict`);
     }
+    assert.ok(report.endToEnd.some((r) => r.scenario.id.includes('-floor-')), 'the floor stack ran under the serving load');
     assert.equal(report.targets.length, 4, 'the four targets of the issue');
     for (const t of report.targets) assert.ok(['PASS', 'MISS', 'NOT RUN'].includes(t.verdict), `${t.name}: ${t.verdict}`);
     assert.ok('throughputRatio' in report.comparison && 'addedLatencyAtC1' in report.comparison, 'end to end against bare');
 
     const md = readFileSync(join(out, mdName), 'utf8');
+    assert.match(md, /\| tiny FLOOR STACK C=16 poll 10 ms/, 'the serving table has the floor stack\'s row');
     for (const section of ['## Targets', '## Bare', '## End to end', '## Where the time goes', '## Batching on and off', '## CPU share', '## Peak memory', '## Single-request floor']) {
       assert.ok(md.includes(section), `the Markdown report has "${section}"`);
     }
