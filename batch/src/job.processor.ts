@@ -1,4 +1,4 @@
-import { errorMessage, type JobRepository, type JobTimings, type Logger, type RetryResult, type TakenJob } from '@cutout/shared';
+import { errorMessage, LinkedAbort, type JobRepository, type JobTimings, type Logger, type RetryResult, type TakenJob } from '@cutout/shared';
 import type { PredictCallOptions, PredictOutput } from './predict.client.js';
 import { PredictError } from './predict.errors.js';
 import { base64Bytes } from './base64-bytes.js';
@@ -90,10 +90,10 @@ export class JobProcessor {
   }
 
   async #run(job: TakenJob, heartbeat: LeaseHeartbeat, options: ProcessOptions): Promise<Ending | 'lost'> {
-    const signal = AbortSignal.any([heartbeat.lost, ...(options.shutdown ? [options.shutdown] : []), ...(options.cancelled ? [options.cancelled] : [])]);
+    const stop = new LinkedAbort([heartbeat.lost, options.shutdown, options.cancelled]);
     const predictStart = performance.now();
     try {
-      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal, options: job.options, input: job.input });
+      const output = await this.#d.predict.predict(job.id, Buffer.from(job.imageBase64, 'base64'), { signal: stop.signal, options: job.options, input: job.input });
       return { kind: 'complete', output: output.bytes, predictMs: ms(performance.now() - predictStart), predict: output.timings };
     } catch (error) {
       // Cancelled or reaped: the job is someone else's business now, and nothing is written.
@@ -102,6 +102,8 @@ export class JobProcessor {
       if (!(error instanceof PredictError)) throw error;
       // 4xx: the input itself is bad, so no other attempt can help.
       return { kind: error.retryable ? 'retry' : 'fail', code: error.code, message: error.message, predictStatus: error.status };
+    } finally {
+      stop.dispose();
     }
   }
 

@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { DEFAULT_JOB_OPTIONS, optionsToQuery, outputMediaType, type OutputOptions } from '@cutout/shared/contract';
-import { errorMessage } from '@cutout/shared';
+import { errorMessage, LinkedAbort } from '@cutout/shared';
 import { PredictBadOutputError, PredictError, PredictFailedError, PredictRejectedError, PredictTimeoutError, PredictUnavailableError } from './predict.errors.js';
 import { checkPredictOutput } from './output-check.js';
 import { predictStageTimings, type PredictStageTimings } from './server-timing.js';
@@ -174,14 +174,14 @@ export class PredictClient {
     const options = call.options ?? DEFAULT_JOB_OPTIONS;
     // One deadline for the whole call: undici's header and body timeouts restart with every byte,
     // so a predict that trickles its answer would otherwise hold the job (and its lease) forever.
-    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const deadline = new LinkedAbort([signal], this.#timeoutMs);
     try {
       const res = await this.#pools[index]!.request({
         path: `/predict${optionsToQuery(options)}`,
         method: 'POST',
         body: imageBytes,
         headers: { 'content-type': 'application/octet-stream', 'x-request-id': jobId, 'x-job-id': jobId, ...this.#auth },
-        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        signal: deadline.signal,
       });
       const output = await readPredictResponse(res, url, outputMediaType(options.format));
       if (!(output instanceof Unreachable) && call.input) checkPredictOutput(output.bytes, options.format, call.input, url);
@@ -189,7 +189,7 @@ export class PredictClient {
     } catch (error) {
       if (error instanceof PredictError) throw error;
       if (signal?.aborted) throw signal.reason;
-      if (deadline.aborted) throw new PredictTimeoutError(`predict at ${url} did not finish answering within ${this.#timeoutMs} ms (PREDICT_TIMEOUT_MS)`);
+      if (deadline.timedOut) throw new PredictTimeoutError(`predict at ${url} did not finish answering within ${this.#timeoutMs} ms (PREDICT_TIMEOUT_MS)`);
       const code = errorCode(error);
       const detail = errorMessage(error);
       if (code !== undefined && TIMEOUT_CODES.has(code)) {
@@ -197,6 +197,8 @@ export class PredictClient {
       }
       if (code !== undefined && UNREACHABLE_CODES.has(code)) return new Unreachable(`${url}: ${detail}`);
       throw new PredictFailedError(`calling predict at ${url} failed: ${detail}`);
+    } finally {
+      deadline.dispose();
     }
   }
 

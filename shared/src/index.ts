@@ -45,4 +45,5 @@ export { signCallback, verifyCallback } from './callbacks/signature.js';
 export { errorMessage } from './error-message.js';
 export { runService, type RunServiceOptions, type ServiceContext, type ServicePart } from './process/run-service.js';
 export { WakeableSleeps } from './process/wakeable-sleeps.js';
+export { LinkedAbort } from './process/linked-abort.js';
 export { httpServerPart, listen, type HttpServerPartOptions } from './process/http-server-part.js';
