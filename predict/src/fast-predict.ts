@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { AppError, JOB_ID_PATTERN, errorBody, mediaTypeOf, RAW_IMAGE_TYPES, type Logger } from '@cutout/shared';
 import type { HttpMetrics } from '@cutout/shared/metrics';
-import { parseOutputOptions } from '@cutout/shared/contract';
+import { DEFAULT_JOB_OPTIONS, parseOutputOptions } from '@cutout/shared/contract';
 import { removeBackground } from './pipeline/remove-background.js';
 import { serverTiming, type PredictRouteDeps } from './predict.routes.js';
 
@@ -72,8 +72,10 @@ export function createFastPredict(deps: FastPredictDeps): (req: IncomingMessage,
     const bytes = await readBody(req);
     if (!bytes) return void res.destroy();
     try {
-      const query = parseQuery((req.url ?? '').split('?')[1] ?? '');
-      const options = parseOutputOptions(query);
+      // batch sends no query for the default options (optionsToQuery): no schema to run then.
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const options = q === -1 ? DEFAULT_JOB_OPTIONS : parseOutputOptions(parseQuery(url.slice(q + 1)));
       const result = await removeBackground(bytes, deps.model()!, { maxImagePixels: deps.maxImagePixels, batcher: deps.batcher?.(), output: options, encoding });
       deps.stageMetrics?.observe(result.timings);
       send(res, 200, result.mediaType, result.bytes, { ...headers, 'Server-Timing': serverTiming(result.timings) });
