@@ -32,6 +32,8 @@ export interface Scenario {
   env?: Record<string, string>;
   /** 'floor': the floor stack (floor/floor-stack.ts) in place of cutout's, same client and load. */
   stack?: 'floor';
+  /** Which of the repeated runs of one configuration this is (1, 2, 3); the targets take their median. */
+  run?: number;
 }
 
 export interface ScenarioResult {

@@ -1,3 +1,4 @@
+import { measurePassthroughCost } from './passthrough-cost.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,8 @@ async function bench(options: BenchOptions): Promise<number> {
   const sets = await loadImageSets(!options.quick && runsPart(options, 'huge'));
   const { plans, durationMs } = barePlan(options, config.batchConcurrency);
   const bare = plans.length > 0 ? await runBare(config, sets, plans, durationMs, progress) : undefined;
+  // predict's own image work on a tiny image, hot and in-process: the serving target's floor inside predict.
+  const passthrough = runsPart(options, 'serving') ? await measurePassthroughCost(sets.tiny, config, options.quick ? 300 : 3_000) : undefined;
   const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
   // The heavy model: IS-Net from the npm package's cache, bare and end to end; the quick run skips it.
   let heavy: HeavyResult | string = options.quick ? 'skipped in --quick mode' : 'not chosen by --only';
@@ -86,10 +89,11 @@ async function bench(options: BenchOptions): Promise<number> {
     imageSets: describeSets(sets),
     bare,
     endToEnd: results,
+    passthrough,
     heavy: typeof heavy === 'string' ? undefined : heavy,
     errors,
     comparison: compare(bare, results),
-    targets: evaluateTargets(bare, results, machine.cores, heavy),
+    targets: evaluateTargets(bare, results, machine.cores, heavy, passthrough),
     durationSeconds: round((performance.now() - started) / 1000, 1),
   };
   printSummary(report);

@@ -1,3 +1,4 @@
+import type { PassthroughCost } from './passthrough-cost.js';
 import type { BareResult } from './bare.js';
 import type { ScenarioResult } from './end-to-end.js';
 import type { HeavyResult } from './heavy-model.js';
@@ -18,6 +19,8 @@ export interface BenchReport {
   imageSets: Record<ImageSetName, { description: string; images: { name: string; width: number; height: number; bytes: number }[] }>;
   bare: BareResult | undefined;
   endToEnd: ScenarioResult[];
+  /** predict's image work per tiny image with MODEL=passthrough, in-process; undefined when serving did not run. */
+  passthrough?: PassthroughCost | undefined;
   /** IS-Net bare and end to end, batching on and off; undefined when it did not run. */
   heavy: HeavyResult | undefined;
   errors: { id: string; error: string }[];
@@ -190,7 +193,7 @@ export function renderMarkdown(report: BenchReport): string {
     `Images:\n${sets}`,
     `## Targets\n\n${targetsTable(report.targets)}`,
     `### What bounds each missed target\n\n${boundsSection(report.targets)}`,
-    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted. Each configuration is measured after a warm-up (2,000 jobs at C ≥ 16, 500 at C = 1), so V8 has compiled the hot paths, as in a service that has been up a while. requests/job counts the client's start_job and get_job calls. The FLOOR STACK row is the same load on bench/src/floor: the same processes and hops doing nothing but the traffic the design fixes (a node:http proxy storing the input and queueing the id, workers taking ids with BRPOP and calling an HTTP model server that echoes the image, Redis with the same settings). It is the cost of the design's traffic in Node on this machine, before any work of cutout's own.`,
+    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted. Each configuration is measured after a warm-up (2,000 jobs at C ≥ 16, 500 at C = 1), so V8 has compiled the hot paths, as in a service that has been up a while. requests/job counts the client's start_job and get_job calls. The FLOOR STACK row is the same load on bench/src/floor: the same processes and hops doing nothing but the traffic the design fixes (a node:http proxy storing the input and queueing the id, workers taking ids with BRPOP and calling an HTTP model server that echoes the image, Redis with the same settings). It is the cost of the design's traffic in Node on this machine, before any work of cutout's own.${report.passthrough ? ` Predict's image work alone, in-process and hot (removeBackground with MODEL=passthrough on the tiny images, ${report.passthrough.images} of them): ${report.passthrough.cpuMicrosPerImage} CPU µs per image, ${report.passthrough.outputBytes} bytes out.` : ''}`,
     `## Bare: the predict pipeline in one process\n\n${report.bare ? bareTable(report.bare) : '_Not run._'}\n\nStage columns are mean ms per image; "batch" is the mean number of images per onnxruntime run. ${bareBatching(report.bare)}`,
     `## End to end: the whole stack through the job API\n\n${endToEndTable(allRuns, report.bare)}`,
     `## End to end against bare\n\n${comparisonSection(report.comparison)}`,
