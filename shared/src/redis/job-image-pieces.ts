@@ -54,8 +54,9 @@ export async function readJobWithImagePieces(redis: RedisClient, id: string, key
   // transaction the order still holds: the record is read first, and the enqueue and complete
   // scripts write an image before (or with) the record that names it, so a record read as
   // SUCCEEDED finds its output, and one read as not finished shows no output whatever follows.
-  const [hash, inRead, outRead] = (await Promise.all([bytes.hGetAll(keys.record), bytes.getRange(keys.imageIn, 0, last), bytes.getRange(keys.imageOut, 0, last)])) as unknown as [
-    Record<string, Buffer | string>,
+  // The record comes as strings (the plain client, same connection, same round trip): only the images are bytes.
+  const [hash, inRead, outRead] = (await Promise.all([redis.hGetAll(keys.record), bytes.getRange(keys.imageIn, 0, last), bytes.getRange(keys.imageOut, 0, last)])) as unknown as [
+    Record<string, string>,
     Buffer | string,
     Buffer | string,
   ];
@@ -68,8 +69,6 @@ export async function readJobWithImagePieces(redis: RedisClient, id: string, key
     if (again) return readJobWithImagePieces(redis, id, keys, pieceBytes, false);
     throw new ImageChangedError(inLength < inFirst.length ? keys.imageIn : keys.imageOut, 0, pieceBytes, 0);
   }
-  const text: Record<string, string> = {};
-  for (const field of Object.keys(hash)) text[field] = hash[field]!.toString();
   const pieces = (key: string, first: Buffer, length: number): ImagePieces | null =>
     length === 0
       ? null
@@ -85,5 +84,5 @@ export async function readJobWithImagePieces(redis: RedisClient, id: string, key
             }
           },
         };
-  return { record: toJobRecord(id, text, null, null), imageIn: pieces(keys.imageIn, inFirst, inLength), imageOut: pieces(keys.imageOut, outFirst, outLength) };
+  return { record: toJobRecord(id, hash, null, null), imageIn: pieces(keys.imageIn, inFirst, inLength), imageOut: pieces(keys.imageOut, outFirst, outLength) };
 }
