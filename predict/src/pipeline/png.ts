@@ -55,7 +55,7 @@ function readChunks(bytes: Buffer): { layout: Layout; data: Buffer } | null {
     if (crc32(bytes.subarray(at + 4, at + 8 + length)) !== bytes.readUInt32BE(at + 8 + length)) return null;
     if (type === 'IHDR') layout = readLayout(body);
     else if (type === 'IDAT') idat.push(body);
-    else if (type === 'IEND') return layout && idat.length > 0 ? { layout, data: Buffer.concat(idat) } : null;
+    else if (type === 'IEND') return layout && idat.length > 0 ? { layout, data: idat.length === 1 ? idat[0]! : Buffer.concat(idat) } : null;
     // iCCP (a colour profile), eXIf (maybe an orientation) and anything unknown: sharp knows what to do.
     else if (!HARMLESS.has(type)) return null;
     if (!layout) return null;
@@ -151,14 +151,23 @@ const HIGH_BITS = 0x80808080;
 const LOW_BITS = 0x7f7f7f7f;
 
 /**
+ * Scratch space of the RGBA encoder, big enough for the largest image the JS path takes, used
+ * again by every call: encodePng is synchronous (deflateSync reads the lines before it returns),
+ * so no two calls can share it at once, and a tiny image costs no 32 KB of new buffers.
+ */
+const SCRATCH_DIFF = new Uint32Array(JS_CODEC_MAX_PIXELS);
+const SCRATCH_LINES = Buffer.alloc(JS_CODEC_MAX_PIXELS * 4 + Math.sqrt(JS_CODEC_MAX_PIXELS) * 4 + 1024);
+
+/**
  * subLines for RGBA, a pixel at a time: the four byte-wise differences of two pixels as one
  * 32-bit operation (each byte's high bit handled apart so no borrow crosses into the next byte).
- * Half the time of the byte loop on a 64×64 image. Needs the pixels 4-byte aligned.
+ * Half the time of the byte loop on a 64×64 image. Needs the pixels 4-byte aligned. The answer
+ * lives in scratch space: read it before the next call.
  */
 function subLinesRgba(pixels: Uint8Array, width: number, height: number): Buffer {
   const stride = width * 4;
   const words = new Uint32Array(pixels.buffer, pixels.byteOffset, width * height);
-  const diff = new Uint32Array(width * height);
+  const diff = SCRATCH_DIFF;
   for (let y = 0; y < height; y++) {
     const start = y * width;
     diff[start] = words[start]!;
@@ -169,7 +178,7 @@ function subLinesRgba(pixels: Uint8Array, width: number, height: number): Buffer
     }
   }
   const bytes = new Uint8Array(diff.buffer);
-  const lines = Buffer.allocUnsafe(height * (stride + 1));
+  const lines = SCRATCH_LINES.subarray(0, height * (stride + 1));
   for (let y = 0; y < height; y++) {
     lines[y * (stride + 1)] = SUB_FILTER;
     lines.set(bytes.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
@@ -188,7 +197,8 @@ function subLinesRgba(pixels: Uint8Array, width: number, height: number): Buffer
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 4, level: number): Buffer {
   const stride = width * channels;
   if (pixels.length !== stride * height) throw new Error(`expected ${stride * height} bytes for ${width}×${height}×${channels}, got ${pixels.length}`);
-  const lines = channels === 4 && pixels.byteOffset % 4 === 0 ? subLinesRgba(pixels, width, height) : subLines(pixels, width, height, channels);
+  const fits = width * height <= JS_CODEC_MAX_PIXELS && height * (stride + 1) <= SCRATCH_LINES.length;
+  const lines = channels === 4 && fits && pixels.byteOffset % 4 === 0 ? subLinesRgba(pixels, width, height) : subLines(pixels, width, height, channels);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);

@@ -120,9 +120,14 @@ export async function removeBackground(bytes: Buffer, model: LoadedModel, option
   };
 }
 
+/** A mask of 255s shared by every small passthrough image; nothing writes to a mask once made. */
+const OPAQUE = Buffer.alloc(256 * 256, 255);
+
 /** MODEL=passthrough: every pixel kept, no resize, no model. */
 function opaqueMask(image: DecodedImage): { alpha: Buffer; stages: MaskStages } {
-  return { alpha: Buffer.alloc(image.width * image.height, 255), stages: { preprocess: 0, inference: 0, postprocess: 0, batchSize: 1 } };
+  const pixels = image.width * image.height;
+  const alpha = pixels <= OPAQUE.length ? OPAQUE.subarray(0, pixels) : Buffer.alloc(pixels, 255);
+  return { alpha, stages: { preprocess: 0, inference: 0, postprocess: 0, batchSize: 1 } };
 }
 
 type MaskStages = Omit<StageTimings, 'decode' | 'encode'>;
