@@ -222,3 +222,16 @@ test('an enqueue that runs after the caller gave up (notAfter passed, by Redis c
   const onTime = await repo.enqueue({ ...job, notAfter: seconds * 1000 + 60_000 });
   assert.equal(onTime.accepted, true);
 });
+
+test('every claim gets a nonce of its own, past the end of a batch of random bytes', async () => {
+  const repo = repoFor('nonce:');
+  const nonces = new Set<string>();
+  for (let i = 0; i < 300; i++) {
+    await repo.enqueue(newJob());
+    const { job } = await repo.take('w');
+    const nonce = job!.token.split(':')[1]!;
+    assert.match(nonce, /^[\w-]{16}$/);
+    nonces.add(nonce);
+  }
+  assert.equal(nonces.size, 300);
+});

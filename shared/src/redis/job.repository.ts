@@ -53,9 +53,18 @@ function needGroup(reply: unknown): string | null {
   return Array.isArray(reply) && reply[0] === 'need_group' ? String(reply[1]) : null;
 }
 
+const NONCE_BYTES = 12;
+/** Random bytes for nonces, drawn 256 nonces at a time: one randomBytes call costs about 7 µs here, for 12 bytes or 3 KB. */
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+
 /** The random half of a fencing token: unique per claim even when Redis forgets the counter. */
 function claimNonce(): string {
-  return randomBytes(12).toString('base64url');
+  if (nonceAt + NONCE_BYTES > noncePool.length) {
+    noncePool = randomBytes(NONCE_BYTES * 256);
+    nonceAt = 0;
+  }
+  return noncePool.toString('base64url', nonceAt, (nonceAt += NONCE_BYTES));
 }
 
 type TakeReply =
