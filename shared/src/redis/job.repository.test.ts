@@ -6,6 +6,7 @@ import { startRedisServer, type RedisServerHandle } from '../process/redis-serve
 import { createRedisClient, closeRedisClient, type RedisClient } from './client.js';
 import { JobRepository, type JobRepositoryOptions } from './job.repository.js';
 import { DEFAULT_JOB_OPTIONS } from '../contract/options.js';
+import { WAKE_CAP } from './scripts/lua-lib.js';
 
 let server: RedisServerHandle;
 let redis: RedisClient;
@@ -234,4 +235,14 @@ test('every claim gets a nonce of its own, past the end of a batch of random byt
     nonces.add(nonce);
   }
   assert.equal(nonces.size, 300);
+});
+
+test('each enqueue leaves one wake token, and the tokens stop growing at WAKE_CAP', async () => {
+  const repo = repoFor('cap:');
+  await repo.enqueue(newJob());
+  await repo.enqueue(newJob());
+  assert.equal(await redis.lLen(repo.keys.wake), 2);
+  await redis.rPush(repo.keys.wake, Array.from({ length: WAKE_CAP }, () => '1'));
+  await repo.enqueue(newJob());
+  assert.equal(await redis.lLen(repo.keys.wake), WAKE_CAP);
 });

@@ -9,9 +9,9 @@ const ADMIT_AND_WRITE = `
 -- nil when admitted, else the refusal: -4 too late (the caller has given up waiting, by Redis's
 -- own clock: a script that runs after the caller answered 503 must not queue anything),
 -- -1 queue full, -2 the owner's limit.
-local function refusal(count, max_depth, owner, owner_max, not_after)
+local function refusal(depth, count, max_depth, owner, owner_max, not_after)
   if not_after > 0 and now_ms() > not_after then return -4 end
-  if queued_depth() + count > max_depth then return -1 end
+  if depth + count > max_depth then return -1 end
   if owner ~= '' and owner_max > 0 and tonumber(redis.call('HGET', q.owners, owner) or '0') + count > owner_max then
     return -2
   end
@@ -43,9 +43,9 @@ local function write_job(id, record, image_in, input, fields, c, now)
     redis.call('HSET', record, 'deadline_at', now + c.deadline_ms)
     redis.call('ZADD', q.deadlines, now + c.deadline_ms, id)
   end
-  -- Queued and running jobs never expire: a TTL counts from the job's end (job_ended).
+  -- Queued and running jobs never expire: a TTL counts from the job's end (job_ended). The SET
+  -- above already dropped any TTL of image_in; HSET keeps a record's, so it is taken off here.
   redis.call('PERSIST', record)
-  redis.call('PERSIST', image_in)
   redis.call('LPUSH', queue_of(c.priority), id)
   redis.call('HINCRBY', q.counts, 'submitted', 1)
 end
@@ -70,14 +70,15 @@ local id = ARGV[7]
 local hit = idempotent_hit(KEYS[18], ARGV[20])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
-local refused = refusal(1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[21]))
+local depth = queued_depth()
+local refused = refusal(depth, 1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[21]))
 if refused then return { refused } end
 local c = { options = ARGV[14], owner = ARGV[15], priority = ARGV[17], deadline_ms = tonumber(ARGV[18]),
   callback = ARGV[19], group = '' }
 write_job(id, KEYS[16], KEYS[17], ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
 if ARGV[20] ~= '' then redis.call('SET', KEYS[18], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
 wake(1)
-return { 1, queued_depth() }
+return { 1, depth + 1 }
 `);
 
 export const enqueueGroupScript = new LuaScript(`
@@ -95,7 +96,8 @@ local gid, n = ARGV[7], tonumber(ARGV[17])
 local hit = idempotent_hit(KEYS[18], ARGV[15])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
-local refused = refusal(n, tonumber(ARGV[8]), ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[16]))
+local depth = queued_depth()
+local refused = refusal(depth, n, tonumber(ARGV[8]), ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[16]))
 if refused then return { refused } end
 local now = now_ms()
 -- A group's own callback fires once at its end; its jobs carry none.
@@ -109,5 +111,5 @@ for i = 0, n - 1 do
 end
 if ARGV[15] ~= '' then redis.call('SET', KEYS[18], ARGV[15] .. ' ' .. gid, 'EX', q.ttl) end
 wake(n)
-return { 1, queued_depth() }
+return { 1, depth + n }
 `);

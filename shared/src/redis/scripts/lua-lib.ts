@@ -56,8 +56,9 @@ end
 -- One token per runnable job wakes one idle worker (BRPOP); capped, and workers also look on
 -- their own from time to time, so a trimmed token costs a little latency, never a job.
 local function wake(n)
-  for _ = 1, n do redis.call('LPUSH', q.wake, '1') end
-  redis.call('LTRIM', q.wake, 0, ${WAKE_CAP - 1})
+  local length = 0
+  for _ = 1, n do length = redis.call('LPUSH', q.wake, '1') end
+  if length > ${WAKE_CAP} then redis.call('LTRIM', q.wake, 0, ${WAKE_CAP - 1}) end
 end
 
 -- Queue a job that may run (again): at the oldest end of its priority's list when it is older
