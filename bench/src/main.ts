@@ -49,10 +49,11 @@ async function bench(options: BenchOptions): Promise<number> {
   progress(`cutout bench (${options.quick ? 'quick' : 'full'}) on ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}`);
   // The 24-MP photo takes a few seconds to make; the quick run does not use it.
   const sets = await loadImageSets(!options.quick && runsPart(options, 'huge'));
+  // predict's own image work on a tiny image, hot and in-process: the serving target's floor inside
+  // predict. Before bare: once a model has run here, onnxruntime's threads count in this process's CPU.
+  const passthrough = runsPart(options, 'serving') ? await measurePassthroughCost(sets.tiny, config, options.quick ? 300 : 3_000) : undefined;
   const { plans, durationMs } = barePlan(options, config.batchConcurrency);
   const bare = plans.length > 0 ? await runBare(config, sets, plans, durationMs, progress) : undefined;
-  // predict's own image work on a tiny image, hot and in-process: the serving target's floor inside predict.
-  const passthrough = runsPart(options, 'serving') ? await measurePassthroughCost(sets.tiny, config, options.quick ? 300 : 3_000) : undefined;
   const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
   // The heavy model: IS-Net from the npm package's cache, bare and end to end; the quick run skips it.
   let heavy: HeavyResult | string = options.quick ? 'skipped in --quick mode' : 'not chosen by --only';
