@@ -69,7 +69,8 @@ const FULL: Record<ImageSetName, { jobs: number; maxMs: number }> = {
   huge: { jobs: 3, maxMs: 120_000 },
   tiny: { jobs: 8000, maxMs: 6_000 },
   mid: { jobs: 1000, maxMs: 8_000 },
-  photo: { jobs: 400, maxMs: 10_000 },
+  // 10 s gave 24–37 photo jobs, and the photo target moved between 71 % and 100 % from run to run.
+  photo: { jobs: 400, maxMs: 20_000 },
 };
 const QUICK: Record<ImageSetName, { jobs: number; maxMs: number }> = {
   huge: { jobs: 1, maxMs: 60_000 },
@@ -143,5 +144,5 @@ export function barePlan(options: BenchOptions, batchConcurrency: number): { pla
   if (options.quick) return { plans: [{ set: 'photo', concurrency: 1 }, { set: 'tiny', concurrency: 1 }], durationMs: 500 };
   const sets: ImageSetName[] = ['photo', 'tiny'];
   const levels = [...new Set([1, batchConcurrency])];
-  return { plans: sets.flatMap((set) => levels.map((concurrency) => ({ set, concurrency }))), durationMs: 5_000 };
+  return { plans: sets.flatMap((set) => levels.map((concurrency) => ({ set, concurrency }))), durationMs: 15_000 };
 }
