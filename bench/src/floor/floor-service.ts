@@ -13,6 +13,11 @@ import { createRedisClient, type RedisClient } from '@cutout/shared';
 const role = process.argv[2];
 const env = process.env;
 
+// The bench holds this process's stdin open; when the bench is gone (even killed), stdin ends and
+// so does this service, instead of staying on as an orphan.
+process.stdin.resume();
+process.stdin.once('end', () => process.exit(0));
+
 function body(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

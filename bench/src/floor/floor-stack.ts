@@ -41,7 +41,8 @@ export async function startFloorStack(workers: number): Promise<FloorStack> {
     const [proxyPort, predictPort] = [await freePort(), await freePort()];
     const launch = async (role: string, port: number) => {
       const env = { ...process.env, FLOOR_PORT: String(port), FLOOR_REDIS_URL: redis.url, FLOOR_PREDICT_URL: `http://127.0.0.1:${predictPort}`, FLOOR_WORKERS: String(workers) };
-      const child = spawn(process.execPath, [SERVICE, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // stdin stays open while this process lives: the service exits when it ends (floor-service.ts).
+      const child = spawn(process.execPath, [SERVICE, role], { env, stdio: ['pipe', 'pipe', 'pipe'] });
       children.push(child);
       await started(child, role);
       return child.pid!;
