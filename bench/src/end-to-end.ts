@@ -8,6 +8,7 @@ import { stageBreakdown, type StageBreakdown } from './stages.js';
 import { round } from './stats.js';
 import { errorMessage } from '@cutout/shared';
 import { startFloorStack } from './floor/floor-stack.js';
+import { ReferenceUnavailableError, startCeleryStack } from './reference/celery-stack.js';
 
 /** One end-to-end configuration; each runs on a stack of its own. */
 export interface Scenario {
@@ -30,8 +31,11 @@ export interface Scenario {
   pollMs?: number;
   /** More settings for this stack's services. */
   env?: Record<string, string>;
-  /** 'floor': the floor stack (floor/floor-stack.ts) in place of cutout's, same client and load. */
-  stack?: 'floor';
+  /**
+   * In place of cutout's stack, same client and load: 'floor', the floor stack (floor/floor-stack.ts);
+   * 'celery', the FastAPI + Celery reference (reference/celery-stack.ts).
+   */
+  stack?: 'floor' | 'celery';
   /** Which of the repeated runs of one configuration this is (1, 2, 3); the targets take their median. */
   run?: number;
 }
@@ -127,12 +131,49 @@ async function runFloorScenario(scenario: Scenario, set: ImageSet, settings: Sce
   }
 }
 
+/**
+ * The FastAPI + Celery reference under the scenario's load. Its web process is counted as the
+ * proxy, the Celery worker (main process and pool children) as batch; it has no predict.
+ */
+async function runCeleryScenario(scenario: Scenario, set: ImageSet, settings: ScenarioResult['settings']): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  const reference = await startCeleryStack(settings.batchConcurrency);
+  const startupMs = round(performance.now() - startedAt, 0);
+  try {
+    const pool = reference.poolPids();
+    const pids: PidMap = { ...reference.pids, bench: process.pid, ...Object.fromEntries(pool.map((pid, i) => [`pool${i}`, pid])) };
+    let meter: CpuMeter | undefined;
+    const load = await scenarioLoad(scenario, set, reference.proxyUrl, () => (meter = new CpuMeter(pids)));
+    const cpu = foldInto(meter!.stop(), 'batch', pool.map((_, i) => `pool${i}`));
+    const memory = peakMemoryMb(pids);
+    const { samples, ...figures } = load;
+    if (figures.jobs === 0) throw new Error(`no job of the Celery reference finished: ${figures.firstFailure ?? 'unknown'}`);
+    return { scenario, settings, startupMs, load: figures, stages: stageBreakdown(samples), cpu, peakMemoryMb: memory, pidSource: 'handle' };
+  } finally {
+    await reference.stop();
+  }
+}
+
+/** The CPU of `parts` added to `into`'s, and the parts dropped: one column per role in the tables. */
+function foldInto(cpu: CpuUsage, into: string, parts: readonly string[]): CpuUsage {
+  const seconds = { ...cpu.seconds };
+  const cores = { ...cpu.cores };
+  for (const part of parts) {
+    seconds[into] = round((seconds[into] ?? 0) + (seconds[part] ?? 0), 2);
+    cores[into] = round((cores[into] ?? 0) + (cores[part] ?? 0), 2);
+    delete seconds[part];
+    delete cores[part];
+  }
+  return { ...cpu, seconds, cores };
+}
+
 /** Starts a fresh stack, optionally measures the floors, runs the load, reads CPU and memory, stops. */
 export async function runScenario(scenario: Scenario, set: ImageSet, options: EndToEndOptions): Promise<ScenarioResult> {
   const env = stackEnv(scenario, options.logLevel);
   const config = loadConfig({ ...process.env, ...env });
   const settings = { predictMaxBatch: config.predictMaxBatch, predictMaxDelayMs: config.predictMaxDelayMs, batchConcurrency: config.batchConcurrency, logLevel: options.logLevel };
   if (scenario.stack === 'floor') return runFloorScenario(scenario, set, settings);
+  if (scenario.stack === 'celery') return runCeleryScenario(scenario, set, settings);
   const logs: string[] = [];
   const startedAt = performance.now();
   const handle = await startStack({
@@ -175,14 +216,19 @@ export async function runScenario(scenario: Scenario, set: ImageSet, options: En
   }
 }
 
-/** Every scenario in turn, each on a fresh stack; a failing scenario is reported and skipped. */
+/**
+ * Every scenario in turn, each on a fresh stack; a failing scenario is reported and skipped, and
+ * one that cannot run on this machine (the Celery reference without its Python modules) is skipped
+ * with the reason, not counted as a failure.
+ */
 export async function runEndToEnd(
   scenarios: readonly Scenario[],
   sets: Record<ImageSetName, ImageSet>,
   options: EndToEndOptions,
-): Promise<{ results: ScenarioResult[]; errors: { id: string; error: string }[] }> {
+): Promise<{ results: ScenarioResult[]; errors: { id: string; error: string }[]; skipped: { id: string; reason: string }[] }> {
   const results: ScenarioResult[] = [];
   const errors: { id: string; error: string }[] = [];
+  const skipped: { id: string; reason: string }[] = [];
   for (const scenario of scenarios) {
     options.progress(`end to end ${scenario.id}: ${scenario.set}, C=${scenario.concurrency}${scenario.maxBatch !== undefined ? `, PREDICT_MAX_BATCH=${scenario.maxBatch}` : ''} ...`);
     try {
@@ -194,9 +240,14 @@ export async function runEndToEnd(
       );
     } catch (error) {
       const message = errorMessage(error);
+      if (error instanceof ReferenceUnavailableError) {
+        skipped.push({ id: scenario.id, reason: message });
+        options.progress(`  skipped: ${message}`);
+        continue;
+      }
       errors.push({ id: scenario.id, error: message });
       options.progress(`  FAILED: ${message}`);
     }
   }
-  return { results, errors };
+  return { results, errors, skipped };
 }

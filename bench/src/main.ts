@@ -11,7 +11,7 @@ import { machineFacts } from './machine.js';
 import { barePlan, endToEndPlan, parseArgs, runsPart, USAGE, UsageError, type BenchOptions } from './plan.js';
 import { bareTable, busyWarning, describeSets, endToEndTable, renderMarkdown, targetsTable, type BenchReport } from './report.js';
 import { round } from './stats.js';
-import { compare, evaluateTargets } from './targets.js';
+import { compare, evaluateTargets, servingComparison } from './targets.js';
 import { errorMessage } from '@cutout/shared';
 
 /** bench/results, found from this file's place in bench/dist/. */
@@ -34,6 +34,8 @@ function printSummary(report: BenchReport): void {
   progress('');
   if (report.bare) progress(`Bare (in-process pipeline):\n${bareTable(report.bare)}\n`);
   progress(`End to end:\n${endToEndTable(report.endToEnd, report.bare)}\n`);
+  const beside = servingComparison(report.endToEnd);
+  if (beside.length > 0) progress(`Serving beside the floor stack and the Celery reference:\n${beside.map((line) => `  ${line}`).join('\n')}\n`);
   progress(`Targets (${report.machine.cores} cores):\n${targetsTable(report.targets)}`);
   for (const t of report.targets.filter((x) => x.verdict === 'MISS')) {
     progress(`\n${t.name} missed; bounded by:\n${t.bounds.map((b) => `  - ${b}`).join('\n')}`);
@@ -54,7 +56,7 @@ async function bench(options: BenchOptions): Promise<number> {
   const passthrough = runsPart(options, 'serving') ? await measurePassthroughCost(sets.tiny, config, options.quick ? 300 : 3_000) : undefined;
   const { plans, durationMs } = barePlan(options, config.batchConcurrency);
   const bare = plans.length > 0 ? await runBare(config, sets, plans, durationMs, progress) : undefined;
-  const { results, errors } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
+  const { results, errors, skipped } = await runEndToEnd(endToEndPlan(options), sets, { logLevel: options.logLevel, progress });
   // The heavy model: IS-Net from the npm package's cache, bare and end to end; the quick run skips it.
   let heavy: HeavyResult | string = options.quick ? 'skipped in --quick mode' : 'not chosen by --only';
   if (!options.quick && runsPart(options, 'heavy')) {
@@ -93,6 +95,7 @@ async function bench(options: BenchOptions): Promise<number> {
     passthrough,
     heavy: typeof heavy === 'string' ? undefined : heavy,
     errors,
+    ...(skipped.length > 0 ? { skipped } : {}),
     comparison: compare(bare, results),
     targets: evaluateTargets(bare, results, machine.cores, heavy, passthrough),
     durationSeconds: round((performance.now() - started) / 1000, 1),

@@ -124,6 +124,9 @@ function allScenarios(options: BenchOptions): Scenario[] {
     // The target's configuration three times, each beside the same load on the floor stack (the
     // design's traffic and nothing else): one run of it on this VM can land 30 % off another.
     ...[1, 2, 3].flatMap((run) => [serving(options, 16, 'polling', { run }), serving(options, 16, 'polling', { stack: 'floor', run })]),
+    // The FastAPI + Celery reference the issue compared cutout with, on the same minutes (skipped with
+    // the reason when this machine has no Python with its modules).
+    serving(options, 16, 'polling', { stack: 'celery' }),
     serving(options, 64, 'polling'),
     serving(options, 1, 'long-poll'),
     serving(options, 16, 'long-poll'),

@@ -6,7 +6,7 @@ import type { ImageSet, ImageSetName } from './images.js';
 import type { MachineFacts } from './machine.js';
 import { STAGES } from './stages.js';
 import { cell, table } from './table.js';
-import { serviceCpuMsPerJob, type Comparison, type TargetResult } from './targets.js';
+import { serviceCpuMsPerJob, servingComparison, type Comparison, type TargetResult } from './targets.js';
 
 /** Everything one bench run measured; written as the .json report. */
 export interface BenchReport {
@@ -24,6 +24,8 @@ export interface BenchReport {
   /** IS-Net bare and end to end, batching on and off; undefined when it did not run. */
   heavy: HeavyResult | undefined;
   errors: { id: string; error: string }[];
+  /** Configurations that could not run on this machine, and why (the Celery reference without its Python modules). */
+  skipped?: { id: string; reason: string }[];
   comparison: Comparison;
   targets: TargetResult[];
   durationSeconds: number;
@@ -38,7 +40,7 @@ export function describeSets(sets: Record<ImageSetName, ImageSet>): BenchReport[
 }
 
 const label = (r: ScenarioResult) =>
-  `${r.scenario.set}${r.scenario.stack === 'floor' ? ' FLOOR STACK' : r.scenario.model ? ` ${r.scenario.model.split(':')[0]}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
+  `${r.scenario.set}${r.scenario.stack === 'floor' ? ' FLOOR STACK' : r.scenario.stack === 'celery' ? ' CELERY REFERENCE' : r.scenario.model ? ` ${r.scenario.model.split(':')[0]}` : ''} C=${r.scenario.concurrency}${r.scenario.read === 'polling' ? ` poll ${r.scenario.pollMs ?? 2} ms` : ''}${r.scenario.maxBatch !== undefined ? ` batch=${r.scenario.maxBatch}` : ''}`;
 
 /** The stack's own cost: CPU ms per job of each service and in all (the bench client apart), jobs/s, p50/p99. */
 function servingTable(results: readonly ScenarioResult[]): string {
@@ -53,6 +55,12 @@ function servingTable(results: readonly ScenarioResult[]): string {
       return [label(r), r.load.readMode, String(r.load.jobs), cell(r.load.jobsPerSecond), cell(r.load.latency.p50), cell(r.load.latency.p99), cell(r.load.requestsPerJob), ...roles.map((role) => cell(perService[role])), cell(total), cell(Math.round(client * 1000) / 1000)];
     }),
   );
+}
+
+function servingComparisonSection(report: BenchReport): string {
+  const lines = servingComparison(report.endToEnd).map((line) => `- ${line}`);
+  for (const skip of report.skipped ?? []) lines.push(`- ${skip.id}: skipped, ${skip.reason}`);
+  return lines.length > 0 ? lines.join('\n') : '_Not run._';
 }
 
 export function targetsTable(targets: readonly TargetResult[]): string {
@@ -193,7 +201,8 @@ export function renderMarkdown(report: BenchReport): string {
     `Images:\n${sets}`,
     `## Targets\n\n${targetsTable(report.targets)}`,
     `### What bounds each missed target\n\n${boundsSection(report.targets)}`,
-    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted. Each configuration is measured after a warm-up (2,000 jobs at C ≥ 16, 500 at C = 1), so V8 has compiled the hot paths, as in a service that has been up a while. requests/job counts the client's start_job and get_job calls. The FLOOR STACK row is the same load on bench/src/floor: the same processes and hops doing nothing but the traffic the design fixes (a node:http proxy storing the input and queueing the id, workers taking ids with BRPOP and calling an HTTP model server that echoes the image, Redis with the same settings). It is the cost of the design's traffic in Node on this machine, before any work of cutout's own.${report.passthrough ? ` Predict's image work alone, in-process and hot (removeBackground with MODEL=passthrough on the tiny images, ${report.passthrough.images} of them): ${report.passthrough.cpuMicrosPerImage} CPU µs per image, ${report.passthrough.outputBytes} bytes out.` : ''}`,
+    `## Serving: the stack's own cost (MODEL=passthrough, 64×64 PNGs)\n\n${servingTable(report.endToEnd)}\n\nCPU is utime+stime from /proc per process over the measured interval, divided by the jobs finished; the client (the bench process) is shown apart and not counted. Each configuration is measured after a warm-up (2,000 jobs at C ≥ 16, 500 at C = 1), so V8 has compiled the hot paths, as in a service that has been up a while. requests/job counts the client's start_job and get_job calls. The FLOOR STACK row is the same load on bench/src/floor: the same processes and hops doing nothing but the traffic the design fixes (a node:http proxy storing the input and queueing the id, workers taking ids with BRPOP and calling an HTTP model server that echoes the image, Redis with the same settings). It is the cost of the design's traffic in Node on this machine, before any work of cutout's own. The CELERY REFERENCE row is the same load on bench/celery-reference (seed 001's design: FastAPI under uvicorn queues a Celery task that decodes the PNG, adds an opaque alpha and encodes it with Pillow; a prefork Celery worker with BATCH_CONCURRENCY processes; Redis as broker and result backend, same settings): its web process is in the proxy column, the Celery worker's processes in the batch column.${report.passthrough ? ` Predict's image work alone, in-process and hot (removeBackground with MODEL=passthrough on the tiny images, ${report.passthrough.images} of them): ${report.passthrough.cpuMicrosPerImage} CPU µs per image, ${report.passthrough.outputBytes} bytes out.` : ''}`,
+    `### Beside the floor stack and the Celery reference (same minutes)\n\n${servingComparisonSection(report)}`,
     `## Bare: the predict pipeline in one process\n\n${report.bare ? bareTable(report.bare) : '_Not run._'}\n\nStage columns are mean ms per image; "batch" is the mean number of images per onnxruntime run. ${bareBatching(report.bare)}`,
     `## End to end: the whole stack through the job API\n\n${endToEndTable(allRuns, report.bare)}`,
     `## End to end against bare\n\n${comparisonSection(report.comparison)}`,

@@ -1,6 +1,6 @@
 import type { PassthroughCost } from './passthrough-cost.js';
 import type { BareResult, BareRun } from './bare.js';
-import type { ScenarioResult } from './end-to-end.js';
+import type { Scenario, ScenarioResult } from './end-to-end.js';
 import type { HeavyResult } from './heavy-model.js';
 import type { ImageSetName } from './images.js';
 import { round } from './stats.js';
@@ -113,7 +113,7 @@ export function serviceCpuMsPerJob(result: ScenarioResult): { perService: Record
 }
 
 /** Every serving run of this configuration, in the order they ran (the target's ran three times). */
-function servingRuns(results: readonly ScenarioResult[], concurrency: number, read: string, stack?: 'floor'): ScenarioResult[] {
+function servingRuns(results: readonly ScenarioResult[], concurrency: number, read: string, stack?: Scenario['stack']): ScenarioResult[] {
   return results.filter((r) => r.scenario.section === 'serving' && r.scenario.stack === stack && r.scenario.concurrency === concurrency && (r.scenario.read ?? 'long-poll') === read);
 }
 
@@ -192,6 +192,33 @@ function predictFloorLine(passthrough: PassthroughCost | undefined, floor: Scena
     `predict: removeBackground on a tiny image with MODEL=passthrough costs ${codec} CPU ms in-process and hot (PNG decode, opaque mask, Sub filter and deflate at OUTPUT_PNG_COMPRESSION; output ${passthrough.outputBytes} bytes), ` +
     `and the floor stack's predict, which only echoes the bytes over node:http, ${echo} ms per request under this load: ${round(codec + echo, 3)} ms together, against ${own} measured; the rest (${round(own - codec - echo, 3)} ms) is predict's request handling, metrics and GC`
   );
+}
+
+/**
+ * The serving target's configuration beside its two yardsticks, run on the same minutes: the floor
+ * stack (the design's traffic alone) and the FastAPI + Celery reference the issue measured cutout
+ * against. Shown whatever the verdict: this VM's speed moves from hour to hour, and these ratios
+ * say more than an absolute figure from another hour does.
+ */
+export function servingComparison(results: readonly ScenarioResult[]): string[] {
+  const cutout = medianRun(servingRuns(results, 16, 'polling'));
+  if (!cutout) return [];
+  const c = serviceCpuMsPerJob(cutout);
+  const lines = [`cutout: ${c.total} CPU ms per job (median run), ${cutout.load.jobsPerSecond} jobs/s, p50 ${cutout.load.latency.p50} ms`];
+  const floor = medianRun(servingRuns(results, 16, 'polling', 'floor'));
+  if (floor) {
+    const f = serviceCpuMsPerJob(floor);
+    lines.push(`floor stack: ${f.total} CPU ms per job (median run), ${floor.load.jobsPerSecond} jobs/s; cutout costs ${round(c.total / f.total, 2)}× the floor`);
+  }
+  const celery = servingRuns(results, 16, 'polling', 'celery')[0];
+  if (celery) {
+    const r = serviceCpuMsPerJob(celery);
+    lines.push(
+      `FastAPI + Celery reference: ${r.total} CPU ms per job (web ${r.perService.proxy ?? 0}, Celery worker ${r.perService.batch ?? 0}, redis ${r.perService.redis ?? 0}), ${celery.load.jobsPerSecond} jobs/s, p50 ${celery.load.latency.p50} ms; ` +
+        `cutout costs ${round((100 * c.total) / r.total, 1)} % of its CPU per job and finishes ${round(cutout.load.jobsPerSecond / celery.load.jobsPerSecond, 2)}× its jobs per second`,
+    );
+  }
+  return lines;
 }
 
 export function evaluateTargets(bare: BareResult | undefined, results: readonly ScenarioResult[], cores: number, heavy?: HeavyResult | string, passthrough?: PassthroughCost): TargetResult[] {
