@@ -26,7 +26,11 @@ test('a source aborted before the link is made aborts it at once', () => {
 
 test('the timeout aborts with a TimeoutError and says so; a disposed link is deaf to its sources and its timer', async () => {
   const timed = new LinkedAbort([], 5);
+  // The link's timer is unref'd (it must not keep a service alive): this one keeps the test's
+  // event loop up until the abort, or node may find nothing left to wait for and end the test.
+  const keepAlive = setTimeout(() => {}, 5_000);
   await once(timed.signal, 'abort');
+  clearTimeout(keepAlive);
   assert.equal((timed.signal.reason as DOMException).name, 'TimeoutError');
   assert.equal(timed.timedOut, true);
 

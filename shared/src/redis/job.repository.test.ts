@@ -246,3 +246,41 @@ test('each enqueue leaves one wake token, and the tokens stop growing at WAKE_CA
   await repo.enqueue(newJob());
   assert.equal(await redis.lLen(repo.keys.wake), WAKE_CAP);
 });
+
+/** EVALSHA calls Redis has counted so far (each take attempt is one). */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+test('takes at once through one repository each get their own job, oldest first, with no take lost to another', async () => {
+  const repo = repoFor('lane:', { leaseMs: 60_000 });
+  const jobs = [newJob(), newJob(), newJob(), newJob()];
+  for (const job of jobs) await repo.enqueue(job);
+  const calls = await scriptCalls();
+  const taken = await Promise.all(jobs.map((_, i) => repo.take(`host:1:${i}`)));
+  assert.deepEqual(taken.map((t) => t.job?.id), jobs.map((j) => j.id), 'in submit order, one each');
+  // Four workers reading the same oldest id together would run the script for it up to four times.
+  assert.equal((await scriptCalls()) - calls, 4, 'one take script per job');
+  assert.equal((await repo.take('host:1:4')).job, null);
+});
+
+test('a take starts from the id the previous one left, and a stale one still ends in the oldest job', async () => {
+  const mine = repoFor('hint:', { leaseMs: 60_000 });
+  const other = repoFor('hint:', { leaseMs: 60_000 });
+  const [a, b, c] = [newJob(), newJob(), newJob()];
+  for (const job of [a, b, c]) await mine.enqueue(job);
+  assert.equal((await mine.take('host:1:0')).job?.id, a.id);
+  // Another batch process takes b, the id mine kept as its next candidate.
+  assert.equal((await other.take('host:2:0')).job?.id, b.id);
+  assert.equal((await mine.take('host:1:1')).job?.id, c.id);
+  // A high-priority job that arrives after a hint was kept goes before it.
+  const [d, e, high] = [newJob(), newJob(), newJob()];
+  await mine.enqueue(d);
+  await mine.enqueue(e);
+  assert.equal((await mine.take('host:1:2')).job?.id, d.id);
+  await mine.enqueue({ ...high, priority: 'high' });
+  assert.equal((await mine.take('host:1:3')).job?.id, high.id, 'the high-priority job, not the kept e');
+  assert.equal((await mine.take('host:1:4')).job?.id, e.id);
+  assert.equal((await mine.take('host:1:5')).job, null);
+});

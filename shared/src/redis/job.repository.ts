@@ -68,7 +68,7 @@ function claimNonce(): string {
 }
 
 type TakeReply =
-  | ['taken', string, number, string, string, string, string, string, string, number]
+  | ['taken', string, number, string, string, string, string, string, string, number, string]
   | ['moved' | 'dropped', string]
   | ['failed', string, string]
   | NeedGroup;
@@ -80,6 +80,10 @@ export class JobRepository {
   readonly keys: QueueKeys;
   readonly #o: Required<JobRepositoryOptions>;
   readonly #queueKeys: string[];
+  /** The takes of this repository, one after another (take()). */
+  #takes: Promise<void> = Promise.resolve();
+  /** The oldest waiting id as the last successful take left the lists; null: read them. */
+  #nextCandidate: string | null = null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -279,23 +283,42 @@ export class JobRepository {
    * Takes the oldest waiting job of the highest priority with a lease for `workerId`, in one
    * atomic step. `job` is null when nothing is waiting; then wait with `waitForWork` and take again.
    *
-   * Two round trips: a read of the three lists' oldest ids, then the take script given that
-   * candidate's keys (a script never builds a key name, see lua-lib.ts). When another worker
-   * took the candidate first, or it could not run and was settled, the script's answer names
-   * the next candidate, so contention costs one more script call, not another read.
+   * A take needs a candidate's keys (a script never builds a key name, see lua-lib.ts): a read
+   * of the three lists' oldest ids, then the take script given that candidate. When another
+   * worker took the candidate first, or it could not run and was settled, the script's answer
+   * names the next candidate, so contention costs one more script call, not another read.
+   *
+   * The takes of one repository (one batch process) run one at a time: its workers would
+   * otherwise read the same oldest id together and all but one run the script for nothing.
+   * A successful take's answer names the id that is oldest after it, and the next take starts
+   * from that instead of reading the lists again; the script checks it like any candidate, so
+   * a stale one (another process took it, a higher priority arrived) costs one more call.
    */
-  async take(workerId: string): Promise<TakeResult> {
+  take(workerId: string): Promise<TakeResult> {
+    const turn = this.#takes.then(() => this.#take(workerId));
+    this.#takes = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  async #take(workerId: string): Promise<TakeResult> {
     const { leaseMs, stepLimit } = this.#o;
     const nonce = claimNonce();
     const failed: TakeResult['failed'] = [];
     let dropped = 0;
-    let candidate = await this.#oldestWaiting();
+    // Used once: a hint left by a take long ago, or one that was wrong, is not tried again.
+    let candidate = this.#nextCandidate ?? (await this.#oldestWaiting());
+    this.#nextCandidate = null;
     let group = '';
     for (let step = 0; candidate !== '' && step < stepLimit; step++) {
       const k = this.jobKeys(candidate);
       const reply = (await this.#run(takeScript, [k.record, k.imageIn], [workerId, String(leaseMs), candidate, nonce], group)) as TakeReply;
       if (reply[0] === 'taken') {
-        const [, token, attempts, imageBase64, options, format, width, height, jobGroup, waitedMs] = reply;
+        const [, token, attempts, imageBase64, options, format, width, height, jobGroup, waitedMs, next] = reply;
+        // '' (nothing was left) is no hint: a job may arrive before the next take.
+        this.#nextCandidate = next || null;
         const job: TakenJob = {
           id: candidate,
           token,

@@ -15,7 +15,7 @@ export const takeScript = new LuaScript(`
 -- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys when ARGV[1] names it)
 -- ARGV[7] worker id   ARGV[8] lease ms   ARGV[9] candidate id   ARGV[10] nonce
 -- Returns { 'taken', token, attempts, input base64, options JSON or '', format, width, height, group or '',
---   ms since submit },
+--   ms since submit, the next candidate or '' },
 --   { 'moved', next candidate or '' }, { 'dropped', next or '' }, { 'failed', code, next or '' },
 --   or { 'need_group', gid } (nothing written: call again with that group's keys).
 ${PRELUDE}
@@ -64,6 +64,8 @@ local lease_deadline = now + tonumber(ARGV[8])
 redis.call('HSET', record, 'status', 'RUNNING', 'started_at', now,
   'lease_owner', ARGV[7], 'lease_token', token, 'lease_deadline', lease_deadline)
 redis.call('ZADD', q.leases, lease_deadline, id)
--- The last field, ms since submit by Redis's clock, is batch's queue-wait metric.
-return { 'taken', token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0', f[7] or '', now - tonumber(f[8] or now) }
+-- Ms since submit by Redis's clock is batch's queue-wait metric; the next candidate saves the
+-- caller's next take its read of the lists.
+return { 'taken', token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0', f[7] or '',
+  now - tonumber(f[8] or now), (oldest()) or '' }
 `);
