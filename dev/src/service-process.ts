@@ -14,6 +14,8 @@ export interface ServiceProcessOptions {
   name: string;
   /** The service's compiled main.js. */
   entry: string;
+  /** node's own flags, before the entry. */
+  nodeFlags?: readonly string[];
   cwd: string;
   env: Record<string, string>;
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -28,7 +30,7 @@ export class EntryMissingError extends Error {
   }
 }
 
-/** One `node <entry>` child, its output split into lines, and a stop that escalates to SIGKILL. */
+/** One `node [flags] <entry>` child, its output split into lines, and a stop that escalates to SIGKILL. */
 export class ServiceProcess {
   readonly name: string;
   readonly exited: Promise<ServiceExit>;
@@ -42,7 +44,7 @@ export class ServiceProcess {
     const keep = options.keepLines ?? 30;
     // Own process group: a Ctrl-C on the terminal reaches only the launcher, which then stops the
     // services one by one in the right order instead of all at once.
-    this.child = spawn(process.execPath, [options.entry], {
+    this.child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.entry], {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS, type ServiceName } from '@cutout/dev';
 
 /** The repository root, from test/dist/integration/. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -81,7 +82,8 @@ test('the three node services share one image built from the repository root', {
     const context = typeof svc.build === 'string' ? svc.build : svc.build?.context;
     assert.equal(resolve(ROOT, context ?? '.'), resolve(ROOT), `${name} builds from the repository root`);
     assert.equal(svc.image, service('predict').image, `${name} uses the same image`);
-    assert.equal(words(svc.command), `node ${name}/dist/main.js`);
+    // The same node flags as every other way the service starts (npm start, the bench, the tests).
+    assert.equal(words(svc.command), ['node', ...SERVICE_NODE_FLAGS[name as ServiceName], `${name}/dist/main.js`].join(' '));
   }
 });
 
