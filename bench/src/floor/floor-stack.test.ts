@@ -4,17 +4,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive as alive } from '../process-stats.js';
 
 const STACK = fileURLToPath(new URL('./floor-stack.js', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('the floor stack answers start_job and get_job as the contract shapes them, and its services go when the process that started them is killed', { timeout: 60_000 }, async () => {
   // A bench stand-in: starts the stack, runs one job through it, prints the pids, then waits to be killed.

@@ -5,18 +5,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findReferencePython, REFERENCE_INSTALL } from './celery-stack.js';
+import { isAlive as alive } from '../process-stats.js';
 
 const STACK = fileURLToPath(new URL('./celery-stack.js', import.meta.url));
 const python = findReferencePython();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('findReferencePython names no interpreter that lacks the modules', () => {
   assert.equal(findReferencePython(['/nonexistent/python3']), null);
