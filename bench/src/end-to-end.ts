@@ -113,44 +113,36 @@ function scenarioLoad(scenario: Scenario, set: ImageSet, proxyUrl: string, onMea
   });
 }
 
-/** The floor stack under the scenario's load: what the design's traffic alone costs (no stages, no floors). */
-async function runFloorScenario(scenario: Scenario, set: ImageSet, settings: ScenarioResult['settings']): Promise<ScenarioResult> {
-  const startedAt = performance.now();
-  const floor = await startFloorStack(settings.batchConcurrency);
-  const startupMs = round(performance.now() - startedAt, 0);
-  try {
-    const pids = { ...floor.pids, bench: process.pid };
-    let meter: CpuMeter | undefined;
-    const load = await scenarioLoad(scenario, set, floor.proxyUrl, () => (meter = new CpuMeter(pids)));
-    const cpu = meter!.stop();
-    const { samples, ...figures } = load;
-    if (figures.jobs === 0) throw new Error(`no job of the floor stack finished: ${figures.firstFailure ?? 'unknown'}`);
-    return { scenario, settings, startupMs, load: figures, stages: stageBreakdown(samples), cpu, peakMemoryMb: peakMemoryMb(pids), pidSource: 'handle' };
-  } finally {
-    await floor.stop();
-  }
+/** A stack measured in place of cutout's: the floor stack or the Celery reference. */
+interface StandInStack {
+  proxyUrl: string;
+  pids: PidMap;
+  /** More processes of one role (the Celery worker's pool): their CPU is added to that role's. */
+  rolePids?(): { role: string; pids: number[] };
+  stop(): Promise<void>;
 }
 
 /**
- * The FastAPI + Celery reference under the scenario's load. Its web process is counted as the
- * proxy, the Celery worker (main process and pool children) as batch; it has no predict.
+ * A stand-in stack under the scenario's load, measured as cutout's is (no stages, no floors):
+ * the floor stack, what the design's traffic alone costs; the FastAPI + Celery reference, whose
+ * web process is counted as the proxy and its Celery worker (main process and pool) as batch.
  */
-async function runCeleryScenario(scenario: Scenario, set: ImageSet, settings: ScenarioResult['settings']): Promise<ScenarioResult> {
+async function runStandIn(name: string, start: () => Promise<StandInStack>, scenario: Scenario, set: ImageSet, settings: ScenarioResult['settings']): Promise<ScenarioResult> {
   const startedAt = performance.now();
-  const reference = await startCeleryStack(settings.batchConcurrency);
+  const stack = await start();
   const startupMs = round(performance.now() - startedAt, 0);
   try {
-    const pool = reference.poolPids();
-    const pids: PidMap = { ...reference.pids, bench: process.pid, ...Object.fromEntries(pool.map((pid, i) => [`pool${i}`, pid])) };
+    const extra = stack.rolePids?.() ?? { role: '', pids: [] };
+    const parts = extra.pids.map((_, i) => `${extra.role}:${i}`);
+    const pids: PidMap = { ...stack.pids, bench: process.pid, ...Object.fromEntries(extra.pids.map((pid, i) => [parts[i]!, pid])) };
     let meter: CpuMeter | undefined;
-    const load = await scenarioLoad(scenario, set, reference.proxyUrl, () => (meter = new CpuMeter(pids)));
-    const cpu = foldInto(meter!.stop(), 'batch', pool.map((_, i) => `pool${i}`));
-    const memory = peakMemoryMb(pids);
+    const load = await scenarioLoad(scenario, set, stack.proxyUrl, () => (meter = new CpuMeter(pids)));
+    const cpu = foldInto(meter!.stop(), extra.role, parts);
     const { samples, ...figures } = load;
-    if (figures.jobs === 0) throw new Error(`no job of the Celery reference finished: ${figures.firstFailure ?? 'unknown'}`);
-    return { scenario, settings, startupMs, load: figures, stages: stageBreakdown(samples), cpu, peakMemoryMb: memory, pidSource: 'handle' };
+    if (figures.jobs === 0) throw new Error(`no job of the ${name} finished: ${figures.firstFailure ?? 'unknown'}`);
+    return { scenario, settings, startupMs, load: figures, stages: stageBreakdown(samples), cpu, peakMemoryMb: peakMemoryMb(pids), pidSource: 'handle' };
   } finally {
-    await reference.stop();
+    await stack.stop();
   }
 }
 
@@ -172,8 +164,14 @@ export async function runScenario(scenario: Scenario, set: ImageSet, options: En
   const env = stackEnv(scenario, options.logLevel);
   const config = loadConfig({ ...process.env, ...env });
   const settings = { predictMaxBatch: config.predictMaxBatch, predictMaxDelayMs: config.predictMaxDelayMs, batchConcurrency: config.batchConcurrency, logLevel: options.logLevel };
-  if (scenario.stack === 'floor') return runFloorScenario(scenario, set, settings);
-  if (scenario.stack === 'celery') return runCeleryScenario(scenario, set, settings);
+  if (scenario.stack === 'floor') return runStandIn('floor stack', () => startFloorStack(settings.batchConcurrency), scenario, set, settings);
+  if (scenario.stack === 'celery') {
+    const start = async () => {
+      const reference = await startCeleryStack(settings.batchConcurrency);
+      return { ...reference, rolePids: () => ({ role: 'batch', pids: reference.poolPids() }) };
+    };
+    return runStandIn('Celery reference', start, scenario, set, settings);
+  }
   const logs: string[] = [];
   const startedAt = performance.now();
   const handle = await startStack({
