@@ -75,7 +75,7 @@ function paeth(a: number, b: number, c: number): number {
 /**
  * Undoes the filter of the scanline of `n` bytes at `at` in `data`, in place; the previous
  * unfiltered line is at `at - n - 1` (past its filter byte), or zeros when `first`. Offsets, not a
- * subarray per line: a view per line was 6 KB of garbage per 64-line image, a third of predict's.
+ * subarray per line: a view per line was 6 KB of garbage per 64-line image, a sixth of predict's.
  */
 function unfilterLine(kind: number, data: Buffer, at: number, n: number, bpp: number, first: boolean): boolean {
   const up = at - n - 1;
@@ -178,7 +178,7 @@ const NATIVE_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 
  * subLines for RGBA, a pixel at a time: the four byte-wise differences of two pixels as one
  * 32-bit operation (each byte's high bit handled apart so no borrow crosses into the next byte).
  * Half the time of the byte loop on a 64×64 image. Needs the pixels 4-byte aligned. The answer
- * lives in scratch space: read it before the next call. No view per line: those were a third of
+ * lives in scratch space: read it before the next call. No view per line: those were a sixth of
  * predict's garbage on a tiny image.
  */
 function subLinesRgba(pixels: Uint8Array, width: number, height: number): Buffer {
