@@ -73,7 +73,7 @@ export async function runScenario(
   const unfinished = await waitFinished(cluster, load, Math.max(0, (options.finishWithinMs ?? 40_000) - (Date.now() - started)));
   const verdict = await judge(cluster, load, unfinished, outcome.expect);
   if (outcome.error !== undefined) verdict.problems.unshift(`the fault step failed: ${outcome.error}`);
-  t.diagnostic(`finished in ${Date.now() - started} ms; succeeded after a retry ${verdict.retried}; refused (429/503) ${load.refused}, upload connection errors ${load.networkErrors}, writes in the observer's blind spot ${verdict.unobserved}${verdict.failures.length > 0 ? `; FAILED: ${verdict.failures.slice(0, 5).join(', ')}` : ''}`);
+  t.diagnostic(`finished in ${Date.now() - started} ms; succeeded after a retry ${verdict.retried}; refused (429/503) ${load.refused}${load.refused > 0 ? ` (${[...load.refusals].map(([k, n]) => `${k}=${n}`).join(' ')})` : ''}, upload connection errors ${load.networkErrors}, writes in the observer's blind spot ${verdict.unobserved}${verdict.failures.length > 0 ? `; FAILED: ${verdict.failures.slice(0, 5).join(', ')}` : ''}`);
   assert.equal(verdict.problems.length, 0, explain(cluster, verdict));
   return verdict;
 }

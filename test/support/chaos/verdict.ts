@@ -135,6 +135,8 @@ class Judge {
     private readonly cluster: ChaosCluster,
     private readonly expect: Expectations,
     private readonly deadLetters: Map<string, { code?: string }>,
+    /** `finished_at` of every accepted job, where it has one. */
+    private readonly finishedAt: ReadonlyMap<string, number>,
   ) {}
 
   job(facts: JobFacts): void {
@@ -157,7 +159,7 @@ class Judge {
     if (counted !== 1) this.problems.push(`${id}: SUCCEEDED with output_writes=${record.output_writes} (expected 1)`);
     if (seen === 0) {
       const at = Number(record.finished_at);
-      if (this.cluster.observer.blindAt(at)) this.unobserved += 1;
+      if (this.cluster.observer.blindAt(at, (other) => this.finishedAt.get(other))) this.unobserved += 1;
       else this.problems.push(`${id}: SUCCEEDED but the observer saw no output write (finished_at=${record.finished_at})`);
     }
     if (this.expect.attempts !== undefined && Number(record.attempts) !== this.expect.attempts) {
@@ -225,7 +227,8 @@ async function clientView(cluster: ChaosCluster, facts: readonly JobFacts[]): Pr
 /** Reads the end state of every accepted job and judges it; prints the one summary line. */
 export async function judge(cluster: ChaosCluster, load: LoadGenerator, unfinished: readonly string[], expect: Expectations = {}): Promise<Verdict> {
   const facts = await readFacts(cluster, load.ids);
-  const j = new Judge(cluster, expect, await readDeadLetters(cluster));
+  const finishedAt = new Map(facts.filter((f) => f.record.finished_at !== undefined).map((f) => [f.id, Number(f.record.finished_at)]));
+  const j = new Judge(cluster, expect, await readDeadLetters(cluster), finishedAt);
   for (const f of facts) j.job(f);
   const problems = [...load.problems, ...j.problems];
   if (unfinished.length > 0) problems.push(`${unfinished.length} jobs never finished, e.g. ${unfinished.slice(0, 3).map((id) => `${id} (${facts.find((f) => f.id === id)?.record.status ?? 'no record'})`).join(', ')}`);
