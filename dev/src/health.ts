@@ -5,6 +5,8 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Checked between attempts: an error here (a service died) ends the wait at once. */
   failure?: () => Error | undefined;
+  /** Any HTTP answer ends the wait, not only a 200: the server is listening, healthy or not. */
+  anyAnswer?: boolean;
 }
 
 /** Polls `url` until it answers 200; the last status or error goes into the timeout message. */
@@ -17,7 +19,7 @@ export async function waitForHealthy(url: string, options: WaitOptions): Promise
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       const body = await res.text();
-      if (res.status === 200) return;
+      if (res.status === 200 || options.anyAnswer) return;
       last = `${res.status} ${body.slice(0, 200)}`;
     } catch (error) {
       last = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);

@@ -9,29 +9,41 @@ import { startStack, StackStartError, type ServiceName } from './stack.js';
 
 // Stand-ins for the real services: the launcher's job is processes, ports, wiring and order,
 // which these exercise without the model or Redis traffic.
-function standIn(name: ServiceName, orderFile: string, mode: 'serve' | 'crash'): string {
-  const portVar = name === 'predict' ? 'PREDICT_PORT' : name === 'proxy' ? 'PROXY_PORT' : '';
+// 'taken-once': the first start finds its port taken (it binds it twice, so the second bind
+// really fails with EADDRINUSE) and exits as a real service would; later starts serve.
+function standIn(name: ServiceName, orderFile: string, mode: 'serve' | 'crash' | 'taken-once'): string {
+  const portVar = name === 'predict' ? 'PREDICT_PORT' : name === 'proxy' ? 'PROXY_PORT' : 'BATCH_METRICS_PORT';
   const health = name === 'predict' ? { health: 'ok' } : { status: 'ok' };
   return `
 import { createServer } from 'node:http';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 const env = process.env;
-console.log(JSON.stringify({ level: 'info', message: 'env', service: ${JSON.stringify(name)}, redis_url: env.REDIS_URL, predict_url: env.PREDICT_URL, marker: env.STAND_IN_MARKER }));
+console.log(JSON.stringify({ level: 'info', message: 'env', service: ${JSON.stringify(name)}, redis_url: env.REDIS_URL, predict_url: env.PREDICT_URL, marker: env.STAND_IN_MARKER, port: env[${JSON.stringify(portVar)}] }));
 if (${JSON.stringify(mode)} === 'crash') { console.error('boom: the model file is missing'); process.exit(3); }
-const port = ${JSON.stringify(portVar)};
-if (port) createServer((req, res) => res.end(JSON.stringify(${JSON.stringify(health)}))).listen(Number(env[port]), '127.0.0.1');
-else setInterval(() => {}, 1000);
+const port = Number(env[${JSON.stringify(portVar)}]);
+const takenFlag = ${JSON.stringify(`${orderFile}.${name}-taken`)};
+if (${JSON.stringify(mode)} === 'taken-once' && !existsSync(takenFlag)) {
+  writeFileSync(takenFlag, '');
+  createServer().listen(port, '127.0.0.1', () => {
+    createServer().once('error', (error) => {
+      console.log(JSON.stringify({ level: 'error', message: ${JSON.stringify(`${name} failed to start`)}, error: 'cannot listen: ' + error.message }));
+      process.exit(1);
+    }).listen(port, '127.0.0.1');
+  });
+} else {
+  createServer((req, res) => res.end(JSON.stringify(${JSON.stringify(health)}))).listen(port, '127.0.0.1');
+}
 process.on('SIGTERM', () => { appendFileSync(${JSON.stringify(orderFile)}, ${JSON.stringify(name)} + '\\n'); process.exit(0); });
 `;
 }
 
-function setUp(crash: ServiceName | undefined = undefined) {
+function setUp(crash: ServiceName | undefined = undefined, taken: ServiceName | undefined = undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'cutout-stack-'));
   const orderFile = join(dir, 'stopped.txt');
   const entryPoints: Record<ServiceName, string> = { predict: '', batch: '', proxy: '' };
   for (const name of ['predict', 'batch', 'proxy'] as const) {
     entryPoints[name] = join(dir, `${name}.mjs`);
-    writeFileSync(entryPoints[name], standIn(name, orderFile, name === crash ? 'crash' : 'serve'));
+    writeFileSync(entryPoints[name], standIn(name, orderFile, name === crash ? 'crash' : name === taken ? 'taken-once' : 'serve'));
   }
   const lines: string[] = [];
   const config = loadConfig({ PREDICT_HOST: '127.0.0.1', PROXY_HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' });
@@ -66,10 +78,8 @@ test('starts redis, predict, batch, proxy wired together and stops them in rever
       assert.ok(Number.isInteger(pid) && pid > 0, name);
       assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^VmHWM:\s+\d+ kB$/m, `${name}'s peak memory is readable`);
     }
-    // Batch has no health check, so its first line may still be on its way when startStack returns.
-    const envOf = () => lines.map((l) => JSON.parse(l)).filter((e) => e.message === 'env');
-    while (envOf().length < 3) await new Promise((resolve) => setTimeout(resolve, 10));
-    const envLines = envOf();
+    assert.equal((await fetch(`${stack.batchMetricsUrl}/health`)).status, 200);
+    const envLines = lines.map((l) => JSON.parse(l)).filter((e) => e.message === 'env');
     assert.deepEqual(envLines.map((e) => e.service).sort(), ['batch', 'predict', 'proxy']);
     for (const e of envLines) {
       assert.equal(e.redis_url, stack.redisUrl, `${e.service} got the private Redis`);
@@ -104,6 +114,34 @@ test('a service that dies during start-up fails the start with its last output, 
     cleanUp();
   }
 });
+
+for (const taken of ['predict', 'batch', 'proxy'] as const) {
+  test(`a free port picked for ${taken} but taken before it listens: ${taken} is started again on another, and the start succeeds`, async () => {
+    const { lines, base, cleanUp } = setUp(undefined, taken);
+    try {
+      const stack = await startStack(base);
+      try {
+        const url = { predict: stack.predictUrl, batch: stack.batchMetricsUrl, proxy: stack.proxyUrl }[taken];
+        assert.equal((await fetch(`${url}/health`)).status, 200);
+        const tries = lines.map((l) => JSON.parse(l)).filter((e) => e.message === 'env' && e.service === taken);
+        assert.equal(tries.length, 2, `${taken} was started twice`);
+        assert.notEqual(tries[0].port, tries[1].port, 'on another port the second time');
+        assert.equal(new URL(url).port, tries[1].port, 'the stack hands out the port that worked');
+        assert.ok(lines.some((l) => l.includes(`the port picked for ${taken} was taken`)));
+        const crashed = await Promise.race([stack.crashed.then(() => true), new Promise((resolve) => setTimeout(resolve, 100, false))]);
+        assert.equal(crashed, false, 'the first try exiting is not a crash of the running stack');
+        if (taken === 'predict') {
+          const batchEnv = lines.map((l) => JSON.parse(l)).find((e) => e.message === 'env' && e.service === 'batch');
+          assert.equal(batchEnv.predict_url, stack.predictUrl, 'batch is wired to the predict that came up');
+        }
+      } finally {
+        await stack.stop();
+      }
+    } finally {
+      cleanUp();
+    }
+  });
+}
 
 test('a port already in use is reported with the variable that moves it', async () => {
   const { base, cleanUp } = setUp();

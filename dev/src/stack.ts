@@ -121,10 +121,19 @@ function ensurePortFree(port: number, host: string, variable: string): Promise<v
   });
 }
 
-async function pickPort(requested: number, host: string, variable: string): Promise<number> {
-  if (requested === 0) return freePort();
-  await ensurePortFree(requested, host, variable);
-  return requested;
+/** A port asked for by number must be free now; 0 (pick one) needs no check. */
+async function checkPortFree(requested: number, host: string, variable: string): Promise<void> {
+  if (requested !== 0) await ensurePortFree(requested, host, variable);
+}
+
+/** How often a service is started again on a fresh port when the one picked for it was taken. */
+const PORT_PICKS = 3;
+
+interface PortedStart {
+  /** The service's environment for a port. */
+  env: (port: number) => Record<string, string>;
+  /** Resolves once the service is up on that port; rejects (deadService) if it died. */
+  ready: (port: number) => Promise<void>;
 }
 
 class Stack {
@@ -133,6 +142,8 @@ class Stack {
   private stopping: Promise<void> | undefined;
   private crash: ((exit: ServiceExit) => void) | undefined;
   readonly crashed = new Promise<ServiceExit>((resolve) => (this.crash = resolve));
+  /** Set once start-up is over: only then is an exit a crash (before, it fails the start). */
+  private armed = false;
   private readonly killOnExit = () => this.services.forEach((s) => s.killNow());
 
   constructor(
@@ -161,14 +172,41 @@ class Stack {
     void service.exited.then((exit) => {
       if (this.stopping) return;
       this.log('error', `${name} exited unexpectedly`, { code: exit.code, signal: exit.signal });
-      this.crash?.(exit);
+      if (this.armed) this.crash?.(exit);
     });
     return service;
   }
 
-  /** The first service that has died, as a start-up error carrying its last output. */
-  deadService(): StackStartError | undefined {
+  arm(): void {
+    this.armed = true;
+  }
+
+  /**
+   * Starts `name` on `requested`, or on a free port when that is 0, and resolves with the port.
+   * A free port is only free when it is picked: until the service binds it, any process's
+   * outgoing connection may get it as its own (the kernel hands out the same ephemeral range),
+   * and CI saw batch fail to start that way. So a picked port that the service finds taken is
+   * picked again, a few times; a port asked for by number is not.
+   */
+  async spawnOnPort(name: ServiceName, requested: number, variable: string, start: PortedStart): Promise<number> {
+    for (let pick = 1; ; pick++) {
+      const port = requested === 0 ? await freePort() : requested;
+      const service = this.spawn(name, start.env(port));
+      try {
+        await start.ready(port);
+        return port;
+      } catch (error) {
+        const taken = !service.running && service.lastLines().some((line) => line.includes('EADDRINUSE'));
+        if (requested !== 0 || !taken || pick >= PORT_PICKS || this.stopping) throw error;
+        this.log('warn', `the port picked for ${name} was taken before it could listen; starting it again on another`, { port, variable });
+      }
+    }
+  }
+
+  /** The first service (of those named, or of all) that has died, as a start-up error carrying its last output. */
+  deadService(only?: ServiceName): StackStartError | undefined {
     for (const service of this.services.values()) {
+      if (only !== undefined && service.name !== only) continue;
       if (!service.running) {
         const lines = service.lastLines();
         const tail = lines.length > 0 ? `; its last output:\n${lines.map((l) => `  ${l}`).join('\n')}` : ' without any output';
@@ -179,8 +217,14 @@ class Stack {
   }
 
   async waitHealthy(name: ServiceName, url: string): Promise<void> {
-    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService() });
+    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService(name) });
     this.log('info', `${name} is healthy`, { url });
+  }
+
+  /** Resolves once `url`/health gives any HTTP answer: the service is listening there. */
+  async waitAnswering(name: ServiceName, url: string): Promise<void> {
+    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService(name), anyAnswer: true });
+    this.log('info', `${name} is listening`, { url });
   }
 
   stop(): Promise<void> {
@@ -238,28 +282,44 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
   const metricsHost = settings.BATCH_METRICS_HOST?.trim() ? undefined : '127.0.0.1';
   const local = { ...(predictHost ? { PREDICT_HOST: predictHost } : {}), ...(metricsHost ? { BATCH_METRICS_HOST: metricsHost } : {}) };
   const config = options.config ?? loadConfig({ ...settings, ...local });
-  const predictPort = await pickPort(options.predictPort ?? config.predictPort, config.predictHost, 'PREDICT_PORT');
-  const proxyPort = await pickPort(options.proxyPort ?? config.proxyPort, config.proxyHost, 'PROXY_PORT');
-  const batchMetricsPort = await pickPort(options.batchMetricsPort ?? config.batchMetricsPort, config.batchMetricsHost, 'BATCH_METRICS_PORT');
-  const predictUrl = localUrl(config.predictHost, predictPort);
-  const proxyUrl = localUrl(config.proxyHost, proxyPort);
+  // A port asked for by number is checked before anything starts, so "another stack is running"
+  // is said at once; one picked freely is picked just before its service starts (below).
+  const requested = {
+    predict: options.predictPort ?? config.predictPort,
+    proxy: options.proxyPort ?? config.proxyPort,
+    batch: options.batchMetricsPort ?? config.batchMetricsPort,
+  };
+  await checkPortFree(requested.predict, config.predictHost, 'PREDICT_PORT');
+  await checkPortFree(requested.proxy, config.proxyHost, 'PROXY_PORT');
+  await checkPortFree(requested.batch, config.batchMetricsHost, 'BATCH_METRICS_PORT');
   const stack = new Stack(config, options);
   try {
     const redisUrl = await startRedis(stack, options, config);
-    const env = serviceEnv(options, {
-      ...local,
-      BATCH_METRICS_PORT: String(batchMetricsPort),
-      REDIS_URL: redisUrl,
-      PREDICT_PORT: String(predictPort),
-      PROXY_PORT: String(proxyPort),
-      PREDICT_URL: predictUrl,
+    const wiring = { ...local, REDIS_URL: redisUrl };
+    const predictPort = await stack.spawnOnPort('predict', requested.predict, 'PREDICT_PORT', {
+      env: (port) => serviceEnv(options, { ...wiring, PREDICT_PORT: String(port), PREDICT_URL: localUrl(config.predictHost, port) }),
+      ready: (port) => stack.waitHealthy('predict', localUrl(config.predictHost, port)),
     });
-    stack.spawn('predict', env);
+    const predictUrl = localUrl(config.predictHost, predictPort);
+    const predictWiring = { ...wiring, PREDICT_PORT: String(predictPort), PREDICT_URL: predictUrl };
     // Batch would only log connection errors while the model loads, so it waits for predict.
-    await stack.waitHealthy('predict', predictUrl);
-    stack.spawn('batch', env);
-    stack.spawn('proxy', env);
-    await stack.waitHealthy('proxy', proxyUrl);
+    // It counts as started once its metrics server answers (its /health may say 503 until it has Redis).
+    const [batch, proxy] = await Promise.allSettled([
+      stack.spawnOnPort('batch', requested.batch, 'BATCH_METRICS_PORT', {
+        env: (port) => serviceEnv(options, { ...predictWiring, BATCH_METRICS_PORT: String(port) }),
+        ready: (port) => stack.waitAnswering('batch', localUrl(config.batchMetricsHost, port)),
+      }),
+      stack.spawnOnPort('proxy', requested.proxy, 'PROXY_PORT', {
+        env: (port) => serviceEnv(options, { ...predictWiring, PROXY_PORT: String(port) }),
+        ready: (port) => stack.waitHealthy('proxy', localUrl(config.proxyHost, port)),
+      }),
+    ]);
+    if (batch.status === 'rejected') throw batch.reason;
+    if (proxy.status === 'rejected') throw proxy.reason;
+    const [batchMetricsPort, proxyPort] = [batch.value, proxy.value];
+    const proxyUrl = localUrl(config.proxyHost, proxyPort);
+    // From here a service that exits is a crash; one that died before is a start-up failure.
+    stack.arm();
     const late = stack.deadService();
     if (late) throw late;
     const pid = (name: ServiceName) => stack.services.get(name)?.pid ?? 0;

@@ -62,7 +62,7 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error(`redis-server exited with code ${child.exitCode}`));
+      if (child.exitCode !== null) return reject(new RedisExitedError(`redis-server exited with code ${child.exitCode} (port ${port})`));
       const socket = createConnection({ port, host: '127.0.0.1' });
       socket.once('connect', () => {
         socket.write('PING\r\n');
@@ -81,13 +81,35 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
   });
 }
 
-/** Starts a private redis-server on 127.0.0.1 and resolves once it answers PING. */
+/**
+ * Starts a private redis-server on 127.0.0.1 and resolves once it answers PING. A port picked
+ * here is free only when picked: another process's outgoing connection may get it as its own
+ * before Redis binds it, so a Redis that exits before answering on a picked port is started
+ * again on another (a few times); on a port asked for, it is not.
+ */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const binary = options.binary ?? 'redis-server';
   if (!hasRedisServer(binary)) throw new RedisServerMissingError(binary);
-  const port = options.port ?? (await freePort());
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cutout-redis-'));
+  for (let pick = 1; ; pick++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await launch(binary, port, dir, ownDir, options);
+    } catch (error) {
+      if (options.port !== undefined || !(error instanceof RedisExitedError) || pick >= PORT_PICKS) {
+        if (ownDir) rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+}
+
+const PORT_PICKS = 3;
+
+class RedisExitedError extends Error {}
+
+async function launch(binary: string, port: number, dir: string, ownDir: boolean, options: RedisServerOptions): Promise<RedisServerHandle> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
   args.push('--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', options.appendfsync ?? 'everysec');
   if (options.maxmemory !== undefined) args.push('--maxmemory', options.maxmemory);
