@@ -115,6 +115,15 @@ test('a service that dies during start-up fails the start with its last output, 
   }
 });
 
+test('batch dying during start-up fails the start with its output, though the proxy came up', async () => {
+  const { base, cleanUp } = setUp('batch');
+  try {
+    await assert.rejects(startStack(base), (e: unknown) => e instanceof StackStartError && /batch exited during start-up/.test(e.message) && /boom/.test(e.message));
+  } finally {
+    cleanUp();
+  }
+});
+
 for (const taken of ['predict', 'batch', 'proxy'] as const) {
   test(`a free port picked for ${taken} but taken before it listens: ${taken} is started again on another, and the start succeeds`, async () => {
     const { lines, base, cleanUp } = setUp(undefined, taken);

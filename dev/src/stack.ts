@@ -144,6 +144,8 @@ class Stack {
   readonly crashed = new Promise<ServiceExit>((resolve) => (this.crash = resolve));
   /** Set once start-up is over: only then is an exit a crash (before, it fails the start). */
   private armed = false;
+  /** The first service that could not be started: the others stop waiting for health then. */
+  private startFailure: Error | undefined;
   private readonly killOnExit = () => this.services.forEach((s) => s.killNow());
 
   constructor(
@@ -197,10 +199,18 @@ class Stack {
         return port;
       } catch (error) {
         const taken = !service.running && service.lastLines().some((line) => line.includes('EADDRINUSE'));
-        if (requested !== 0 || !taken || pick >= PORT_PICKS || this.stopping) throw error;
+        if (requested !== 0 || !taken || pick >= PORT_PICKS || this.stopping) {
+          this.startFailure ??= error instanceof Error ? error : new Error(String(error));
+          throw error;
+        }
         this.log('warn', `the port picked for ${name} was taken before it could listen; starting it again on another`, { port, variable });
       }
     }
+  }
+
+  /** What ends a wait for `name` at once: its own death, or another service's failed start. */
+  private waitFailure(name: ServiceName): Error | undefined {
+    return this.deadService(name) ?? this.startFailure;
   }
 
   /** The first service (of those named, or of all) that has died, as a start-up error carrying its last output. */
@@ -217,13 +227,13 @@ class Stack {
   }
 
   async waitHealthy(name: ServiceName, url: string): Promise<void> {
-    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService(name) });
+    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.waitFailure(name) });
     this.log('info', `${name} is healthy`, { url });
   }
 
   /** Resolves once `url`/health gives any HTTP answer: the service is listening there. */
   async waitAnswering(name: ServiceName, url: string): Promise<void> {
-    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.deadService(name), anyAnswer: true });
+    await waitForHealthy(`${url}/health`, { timeoutMs: this.options.startTimeoutMs ?? 120_000, failure: () => this.waitFailure(name), anyAnswer: true });
     this.log('info', `${name} is listening`, { url });
   }
 

@@ -58,6 +58,11 @@ export function hasRedisServer(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
+/** How often a Redis on a picked port is started again on another when it exits before answering. */
+const PORT_PICKS = 3;
+
+class RedisExitedError extends Error {}
+
 function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -104,10 +109,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   }
 }
-
-const PORT_PICKS = 3;
-
-class RedisExitedError extends Error {}
 
 async function launch(binary: string, port: number, dir: string, ownDir: boolean, options: RedisServerOptions): Promise<RedisServerHandle> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];

@@ -3,6 +3,14 @@ import { createClient, type RedisClientType } from 'redis';
 const SET_EVENTS = '__keyevent@0__:set';
 const OUTPUT_SUFFIX = '_image_out';
 
+/** A time the observer could not see writes in: from the last write seen before it until `to`. */
+export interface Gap {
+  /** The job whose output write was the last one seen before the gap; none if none was seen. */
+  afterId: string | undefined;
+  /** When `attach()` had subscribed again (ms since the epoch); Infinity while the gap is open. */
+  to: number;
+}
+
 /**
  * Counts writes of `<prefix><id>_image_out` as Redis itself reports them (keyspace
  * notifications of `set`, which fire for writes made inside Lua scripts too), independently of
@@ -13,19 +21,11 @@ const OUTPUT_SUFFIX = '_image_out';
  *
  * The blind spot starts before `beginGap()`. With `appendfsync always` Redis sends replies and
  * notifications only after the fsync of the loop turn that made the writes, so a kill -9 during
- * that fsync leaves writes on disk that nobody was told of (CI saw one 4 ms before the kill).
+ * that fsync leaves writes on disk that nobody was told of (CI saw one, stamped just before the kill).
  * What is certain is order: notifications reach one subscriber in the order of the writes. So
  * every write up to the last one seen was seen, and the spot starts at that write's Redis time,
  * which the judge reads from its job's `finished_at` (the same script stamps both).
  */
-/** A time the observer could not see writes in: from the last write seen before it until `to`. */
-export interface Gap {
-  /** The job whose output write was the last one seen before the gap; none if none was seen. */
-  afterId: string | undefined;
-  /** When `attach()` had subscribed again (ms since the epoch); Infinity while the gap is open. */
-  to: number;
-}
-
 export class WriteObserver {
   readonly #writes = new Map<string, number>();
   readonly #prefix: string;
