@@ -2,7 +2,7 @@
  * The chaos harness's own write observer (test/support/chaos/write-observer.ts), on a real
  * redis-server: where its blind spot around a kill -9 begins decides whether a job the observer
  * never saw is judged "in the blind spot" or "written without Redis telling anyone", so it gets a
- * test of its own. CI once failed kill-redis on a write that Redis made durable 4 ms before
+ * test of its own. CI once failed kill-redis on a write that Redis made durable just before
  * beginGap() and was killed before announcing; a relay holding the observer's connection makes
  * that moment here on purpose.
  */
