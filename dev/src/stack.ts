@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '@cutout/config';
-import { freePort, startRedisServer, type RedisServerHandle } from '@cutout/shared';
+import { onFreePort, startRedisServer, type RedisServerHandle } from '@cutout/shared';
 import { waitForHealthy } from './health.js';
 import { formatLogLine } from './log-format.js';
 import { ServiceProcess, type ServiceExit } from './service-process.js';
@@ -126,9 +126,6 @@ async function checkPortFree(requested: number, host: string, variable: string):
   if (requested !== 0) await ensurePortFree(requested, host, variable);
 }
 
-/** How often a service is started again on a fresh port when the one picked for it was taken. */
-const PORT_PICKS = 3;
-
 interface PortedStart {
   /** The service's environment for a port. */
   env: (port: number) => Record<string, string>;
@@ -184,27 +181,28 @@ class Stack {
   }
 
   /**
-   * Starts `name` on `requested`, or on a free port when that is 0, and resolves with the port.
-   * A free port is only free when it is picked: until the service binds it, any process's
-   * outgoing connection may get it as its own (the kernel hands out the same ephemeral range),
-   * and CI saw batch fail to start that way. So a picked port that the service finds taken is
-   * picked again, a few times; a port asked for by number is not.
+   * Starts `name` on `requested`, or on a free port when that is 0 (onFreePort: CI saw batch's
+   * picked port taken before it listened, so a picked port it finds taken is picked again).
+   * Resolves with the port.
    */
   async spawnOnPort(name: ServiceName, requested: number, variable: string, start: PortedStart): Promise<number> {
-    for (let pick = 1; ; pick++) {
-      const port = requested === 0 ? await freePort() : requested;
-      const service = this.spawn(name, start.env(port));
-      try {
-        await start.ready(port);
-        return port;
-      } catch (error) {
-        const taken = !service.running && service.lastLines().some((line) => line.includes('EADDRINUSE'));
-        if (requested !== 0 || !taken || pick >= PORT_PICKS || this.stopping) {
-          this.startFailure ??= error instanceof Error ? error : new Error(String(error));
-          throw error;
-        }
-        this.log('warn', `the port picked for ${name} was taken before it could listen; starting it again on another`, { port, variable });
-      }
+    let service: ServiceProcess | undefined;
+    const attempt = async (port: number): Promise<number> => {
+      service = this.spawn(name, start.env(port));
+      await start.ready(port);
+      return port;
+    };
+    // Asked only when another pick is left, so the warning is true when it is written.
+    const taken = (): boolean => {
+      const busy = !this.stopping && service !== undefined && !service.running && service.lastLines().some((line) => line.includes('EADDRINUSE'));
+      if (busy) this.log('warn', `the port picked for ${name} was taken before it could listen; starting it again on another`, { variable });
+      return busy;
+    };
+    try {
+      return requested === 0 ? await onFreePort(attempt, taken) : await attempt(requested);
+    } catch (error) {
+      this.startFailure ??= error instanceof Error ? error : new Error(String(error));
+      throw error;
     }
   }
 

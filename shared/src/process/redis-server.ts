@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 
 export interface RedisServerOptions {
   port?: number;
@@ -58,9 +58,6 @@ export function hasRedisServer(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** How often a Redis on a picked port is started again on another when it exits before answering. */
-const PORT_PICKS = 3;
-
 class RedisExitedError extends Error {}
 
 function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -87,26 +84,22 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
 }
 
 /**
- * Starts a private redis-server on 127.0.0.1 and resolves once it answers PING. A port picked
- * here is free only when picked: another process's outgoing connection may get it as its own
- * before Redis binds it, so a Redis that exits before answering on a picked port is started
- * again on another (a few times); on a port asked for, it is not.
+ * Starts a private redis-server on 127.0.0.1 and resolves once it answers PING; without a port
+ * it picks one (onFreePort: again if Redis could not have it).
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const binary = options.binary ?? 'redis-server';
   if (!hasRedisServer(binary)) throw new RedisServerMissingError(binary);
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cutout-redis-'));
-  for (let pick = 1; ; pick++) {
-    const port = options.port ?? (await freePort());
-    try {
-      return await launch(binary, port, dir, ownDir, options);
-    } catch (error) {
-      if (options.port !== undefined || !(error instanceof RedisExitedError) || pick >= PORT_PICKS) {
-        if (ownDir) rmSync(dir, { recursive: true, force: true });
-        throw error;
-      }
-    }
+  try {
+    // A Redis that exits before answering on a picked port most likely found it taken.
+    return options.port !== undefined
+      ? await launch(binary, options.port, dir, ownDir, options)
+      : await onFreePort((port) => launch(binary, port, dir, ownDir, options), (error) => error instanceof RedisExitedError);
+  } catch (error) {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
 }
 
