@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AppError,
   assertImageComplete,
+  checkPngDataLength,
   decodeBase64Upload,
   readImageField,
   readImageHeader,
@@ -44,7 +45,8 @@ export interface CheckedUpload {
 
 /**
  * Everything the proxy can tell about an image without decoding its pixels, cheapest first:
- * byte size, format and size from the header, the file's structure, the pixel count.
+ * byte size, format and size from the header, the file's structure, the pixel count, and for a
+ * PNG whether its compressed data is longer than its header's pixels could ever need.
  */
 export function checkImageBytes(bytes: Buffer, limits: UploadLimits): ImageHeader {
   if (bytes.length === 0) throw new AppError(400, 'EMPTY_IMAGE', 'the file is empty; send a PNG, JPEG or WebP file');
@@ -59,6 +61,7 @@ export function checkImageBytes(bytes: Buffer, limits: UploadLimits): ImageHeade
       `the image is ${header.width}×${header.height} = ${pixels} pixels, over the limit of ${limits.maxImagePixels} pixels (MAX_IMAGE_PIXELS); scale it down and send it again`,
     );
   }
+  if (header.format === 'png') checkPngDataLength(bytes);
   return header;
 }
 

@@ -37,6 +37,7 @@ export {
 } from './process/redis-server.js';
 export { decodeBase64Image, decodeBase64Upload } from './image/base64.js';
 export { readImageHeader, assertImageComplete, type ImageHeader, type ImageFormat } from './image/image-header.js';
+export { checkPngDataLength, maxCompressedSize, pngDataTooLarge, readPngData, scanlineSize, type PngData } from './image/png-data.js';
 export { checkRedisDurability } from './redis/durability.js';
 export { groupKeys, queueKeyList, GROUP_KEY_SUFFIXES, type GroupKeys } from './redis/keys.js';
 export { type GroupRecord } from './redis/group-record.js';

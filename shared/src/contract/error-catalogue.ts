@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   IMAGE_DECODE_FAILED: spec(422, false, 'the image is corrupt'),
   INVALID_DIMENSIONS: spec(422, false, 'the header declares a width or height of 0'),
   TOO_MANY_PIXELS: spec(422, false, 'width × height is over MAX_IMAGE_PIXELS'),
+  PNG_DATA_TOO_LARGE: spec(422, false, "a PNG whose compressed data holds more than its header's size (a decompression bomb)"),
   // Options and parameters
   UNKNOWN_OPTION: spec(400, false, 'an option this call does not know'),
   INVALID_OPTION: spec(400, false, 'an option with a value it cannot take'),
