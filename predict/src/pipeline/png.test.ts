@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { decodeSimplePng, encodePng, JS_CODEC_MAX_PIXELS } from './png.js';
+import { AppError, readPngData } from '@cutout/shared';
+import { pngBomb } from '@cutout/shared/testing';
+import { decodeSimplePng, encodePng, JS_CODEC_MAX_PIXELS, SYNC_INFLATE_MAX_BYTES } from './png.js';
 
 /** A noisy picture, so that sharp's adaptive filtering uses every filter type. */
 function picture(width: number, height: number, channels: 3 | 4): Buffer {
@@ -24,7 +26,7 @@ test('decodeSimplePng gives the RGB sharp gives, for RGB and RGBA files with eve
     const raw = picture(37, 23, channels);
     for (const adaptiveFiltering of [false, true]) {
       const png = await sharp(raw, { raw: { width: 37, height: 23, channels } }).png({ adaptiveFiltering }).toBuffer();
-      const decoded = decodeSimplePng(png);
+      const decoded = await decodeSimplePng(png);
       assert.ok(decoded, `channels ${channels}, filtering ${adaptiveFiltering}: decoded`);
       assert.deepEqual([decoded.width, decoded.height], [37, 23]);
       assert.ok(decoded.rgb.equals(await sharpRgb(png)), `channels ${channels}, filtering ${adaptiveFiltering}: same RGB`);
@@ -32,18 +34,45 @@ test('decodeSimplePng gives the RGB sharp gives, for RGB and RGBA files with eve
   }
 });
 
+test('decodeSimplePng gives the RGB sharp gives when the data is inflated on the thread pool (over SYNC_INFLATE_MAX_BYTES)', async () => {
+  const raw = picture(200, 150, 4);
+  const png = await sharp(raw, { raw: { width: 200, height: 150, channels: 4 } }).png().toBuffer();
+  assert.ok(readPngData(png).idatBytes > SYNC_INFLATE_MAX_BYTES, `${readPngData(png).idatBytes} bytes of data`);
+  const decoded = await decodeSimplePng(png);
+  assert.ok(decoded?.rgb.equals(await sharpRgb(png)));
+});
+
+test('decodeSimplePng refuses data that inflates past its header (422 PNG_DATA_TOO_LARGE), on the main thread and on the thread pool', async () => {
+  const bombs = [
+    // 14 MiB in 15 KB: inflated on the main thread, capped at 64 × (64 × 3 + 1) bytes.
+    { header: { width: 64, height: 64 }, mib: 14, onThreadPool: false },
+    // 200 MiB in 207 KB: on the thread pool.
+    { header: { width: 256, height: 256, colour: 6 as const }, mib: 200, onThreadPool: true },
+  ];
+  for (const { header, mib, onThreadPool } of bombs) {
+    const bomb = pngBomb(header, mib);
+    assert.equal(readPngData(bomb).idatBytes > SYNC_INFLATE_MAX_BYTES, onThreadPool, `${mib} MiB: the path meant`);
+    await assert.rejects(decodeSimplePng(bomb), (error: unknown) => {
+      assert.ok(error instanceof AppError, String(error));
+      assert.deepEqual([error.status, error.code], [422, 'PNG_DATA_TOO_LARGE']);
+      assert.match(error.message, new RegExp(`${header.width}×${header.height}`));
+      return true;
+    });
+  }
+});
+
 test('decodeSimplePng leaves to sharp what it does not handle: interlaced, 16-bit, palette, large, damaged', async () => {
   const raw = picture(16, 16, 3);
   const input = () => sharp(raw, { raw: { width: 16, height: 16, channels: 3 } });
-  assert.equal(decodeSimplePng(await input().png({ progressive: true }).toBuffer()), null, 'interlaced');
-  assert.equal(decodeSimplePng(await input().toColourspace('rgb16').png().toBuffer()), null, '16-bit');
-  assert.equal(decodeSimplePng(await input().png({ palette: true }).toBuffer()), null, 'palette');
+  assert.equal(await decodeSimplePng(await input().png({ progressive: true }).toBuffer()), null, 'interlaced');
+  assert.equal(await decodeSimplePng(await input().toColourspace('rgb16').png().toBuffer()), null, '16-bit');
+  assert.equal(await decodeSimplePng(await input().png({ palette: true }).toBuffer()), null, 'palette');
   const side = Math.sqrt(JS_CODEC_MAX_PIXELS) + 1;
-  assert.equal(decodeSimplePng(await sharp({ create: { width: side, height: side, channels: 3, background: '#123456' } }).png().toBuffer()), null, 'large');
+  assert.equal(await decodeSimplePng(await sharp({ create: { width: side, height: side, channels: 3, background: '#123456' } }).png().toBuffer()), null, 'large');
   const damaged = await input().png().toBuffer();
   damaged[damaged.length - 20] = damaged[damaged.length - 20]! ^ 0xff;
-  assert.equal(decodeSimplePng(damaged), null, 'a bad CRC');
-  assert.equal(decodeSimplePng(Buffer.from('not a png')), null, 'not a PNG');
+  assert.equal(await decodeSimplePng(damaged), null, 'a bad CRC');
+  assert.equal(await decodeSimplePng(Buffer.from('not a png')), null, 'not a PNG');
 });
 
 test('encodePng writes RGBA and greyscale PNGs that decode to the same pixels', async () => {
