@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
+import { pngBomb } from '@cutout/shared/testing';
 import { jpegSegmentOffset, jpegWithDeclaredSize, pngWithCorruptPixels, webpWithDeclaredCanvas, withDeclaredSize } from '../support/bad-images.js';
 import { fixtureImages } from '../support/fixtures.js';
 import { getJson, waitForJob } from '../support/http.js';
@@ -194,6 +195,8 @@ function bombs({ png, jpeg, webp }: Samples): Case[] {
     c('PNG declaring 2^31-1 × 2^31-1', withDeclaredSize(png, 2 ** 31 - 1, 2 ** 31 - 1)),
     c('JPEG declaring 65 000 × 65 000', jpegWithDeclaredSize(jpeg, 65_000, 65_000)),
     c('WebP declaring a 16 384 × 16 384 canvas', webpWithDeclaredCanvas(webp, 16_384, 16_384)),
+    // Issue 18: more data than 256×256 pixels could ever need, seen without inflating it.
+    startJob('decompression bomb', 'PNG: 1 MB of data inflating to 1 GiB in a 256×256 header', b64(pngBomb({ width: 256, height: 256 }, 1024)), 422, 'PNG_DATA_TOO_LARGE'),
   ];
 }
 
@@ -253,6 +256,9 @@ function predictCases({ png, jpeg, webp }: Samples): Case[] {
     // libwebp refuses a canvas that does not match the frame inside before it allocates anything.
     c('WebP bomb, raw', { 'content-type': 'image/webp' }, webpWithDeclaredCanvas(webp, 16_384, 16_384), 422, 'IMAGE_DECODE_FAILED'),
     c('PNG with corrupt pixel data', { 'content-type': 'image/png' }, pngWithCorruptPixels(png), 422, 'IMAGE_DECODE_FAILED'),
+    // Dense enough to pass the length check: predict's capped inflate refuses them (the JS path, then sharp's).
+    c('PNG bomb, 256×256 inflating to 200 MiB', { 'content-type': 'image/png' }, pngBomb({ width: 256, height: 256 }, 200), 422, 'PNG_DATA_TOO_LARGE'),
+    c('PNG bomb, 2000×2000 palette inflating to 1 GiB', { 'content-type': 'application/octet-stream' }, pngBomb({ width: 2000, height: 2000, colour: 3 }, 1024), 422, 'PNG_DATA_TOO_LARGE'),
     c('JPEG cut in half', { 'content-type': 'image/jpeg' }, jpeg.subarray(0, jpeg.length >> 1), 422, 'IMAGE_DECODE_FAILED'),
     c('GIF as octet-stream', { 'content-type': 'application/octet-stream' }, Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1'), 415, 'UNSUPPORTED_IMAGE_FORMAT'),
     c('empty raw body', { 'content-type': 'image/png' }, Buffer.alloc(0), 400, 'EMPTY_IMAGE'),

@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import sharp from 'sharp';
+import { pngBomb } from '@cutout/shared/testing';
 import { ERROR_CATALOGUE, isErrorCode } from '@cutout/shared/contract';
 import { fixtureImages, type Fixture } from '../support/fixtures.js';
 import { rawRequest } from '../support/raw-http.js';
@@ -198,6 +199,30 @@ test('JSON body: malformed, no image, not base64', async () => {
     await refused(`${path} not base64`, post('{"image": "*** not base64 ***"}'), 400, 'INVALID_BASE64');
     await refused(`${path} empty image`, post('{"image": ""}'), 400, 'EMPTY_IMAGE');
   }
+});
+
+test('a PNG whose data is longer than its header could need (a bomb) is 422 PNG_DATA_TOO_LARGE on every form and call, queuing nothing', async () => {
+  // 16×16 pixels need 784 bytes of scanlines; 20 KB of data inflating to 20 MiB cannot be honest.
+  const bomb = pngBomb({ width: 16, height: 16 }, 20);
+  assert.ok(bomb.length < MAX_IMAGE_BYTES);
+  const png = (bytes: Buffer) => new Blob([bytes], { type: 'image/png' });
+  const mention = /16×16/;
+  for (const path of MULTIPART_PATHS) {
+    await refused(`${path} multipart`, () => viaFetch(path, { method: 'POST', body: formWith([['file', png(bomb), 'bomb.png']]) }), 422, 'PNG_DATA_TOO_LARGE', mention);
+  }
+  for (const path of RAW_PATHS) {
+    await refused(`${path} raw`, () => viaFetch(path, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bomb }), 422, 'PNG_DATA_TOO_LARGE', mention);
+  }
+  for (const path of [...JSON_PATHS, '/start_job']) {
+    const body = JSON.stringify({ image: `data:image/png;base64,${bomb.toString('base64')}` });
+    await refused(`${path} JSON`, () => viaFetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body }), 422, 'PNG_DATA_TOO_LARGE', mention);
+  }
+  const before = await queueState();
+  const vision = await viaFetch('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{ image: { content: bomb.toString('base64') } }] }) });
+  assert.equal(vision.status, 200, vision.text);
+  const { responses } = JSON.parse(vision.text) as { responses: Array<{ error?: { code: string; message: string } }> };
+  assert.equal(responses[0]?.error?.code, 'PNG_DATA_TOO_LARGE', vision.text.slice(0, 300));
+  assert.deepEqual(await queueState(), before, 'the Vision entry queued nothing');
 });
 
 test('unknown option: 400 UNKNOWN_OPTION naming it, in the query, a form field and a JSON field', async () => {

@@ -1,4 +1,4 @@
-import { startStack, REPO_ROOT, type StackHandle } from '@cutout/dev';
+import { startStack, REPO_ROOT, type StackHandle, type StackPids } from '@cutout/dev';
 
 export { REPO_ROOT };
 
@@ -8,6 +8,8 @@ export interface TestStack {
   /** batch's GET /metrics and GET /health. */
   readonly batchMetricsUrl: string;
   readonly redisUrl: string;
+  /** The services' process ids, e.g. for their peak memory (test/support/service-watch.ts). */
+  readonly pids: StackPids;
   /** Everything the services printed, for a failing assertion's message. */
   readonly logs: string[];
   stop(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
     predictUrl: handle.predictUrl,
     batchMetricsUrl: handle.batchMetricsUrl,
     redisUrl: handle.redisUrl,
+    pids: handle.pids,
     logs,
     stop: () => handle.stop(),
   };
