@@ -29,11 +29,6 @@ export function requestTooLarge(maxRequestBytes: number): AppError {
   );
 }
 
-/** MAX_REQUEST_BYTES alone: the cap of the bodies that carry many images. */
-export function requestCap(limits: BodyLimits): BodyCap {
-  return { bytes: limits.maxRequestBytes, tooLarge: () => requestTooLarge(limits.maxRequestBytes) };
-}
-
 /** A route's own limit, held to MAX_REQUEST_BYTES; the 413 names whichever of the two binds. */
 export function capOf(ownBytes: number, ownError: () => AppError, limits: BodyLimits): BodyCap {
   if (ownBytes <= limits.maxRequestBytes) return { bytes: ownBytes, tooLarge: ownError };

@@ -6,7 +6,7 @@ import type { HttpMetrics } from '@cutout/shared/metrics';
 import { authenticate, type Keyring, type Owner } from './auth.js';
 import { reserveBody } from './body-budget.js';
 import type { BodyLimits } from './body-source.js';
-import { singleImageCap } from './jobs.schema.js';
+import { imagesCap } from './jobs.schema.js';
 import { serveGetJob, startJob } from './jobs.routes.js';
 import type { JobService } from './jobs.service.js';
 
@@ -114,7 +114,7 @@ function parseStartJobBody(body: Buffer): unknown {
  * request is not one it takes; express answers it.
  */
 export function createFastJobs(deps: FastJobsDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const bodyLimit = singleImageCap(deps.body).bytes;
+  const bodyLimit = imagesCap(deps.body).bytes;
   return (req, res) => {
     const method = req.method;
     const { path, query } = splitUrl(req.url ?? '');

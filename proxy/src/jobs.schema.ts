@@ -22,9 +22,12 @@ export function imageTooLarge(maxImageBytes: number, actualBytes?: number): AppE
   return new AppError(413, 'IMAGE_TOO_LARGE', `${actual} the limit of ${limit}; send a smaller or more compressed image`);
 }
 
-/** A single image's JSON body: its own limit, held to MAX_REQUEST_BYTES. */
-export function singleImageCap(limits: BodyLimits): BodyCap {
-  return capOf(bodyLimitBytes(limits.maxImageBytes), () => imageTooLarge(limits.maxImageBytes), limits);
+/**
+ * A JSON body of `images` images: what they may take (413 IMAGE_TOO_LARGE past it, what the
+ * client can act on), held to MAX_REQUEST_BYTES (413 BODY_TOO_LARGE past that).
+ */
+export function imagesCap(limits: BodyLimits, images = 1): BodyCap {
+  return capOf(bodyLimitBytes(limits.maxImageBytes) * images, () => imageTooLarge(limits.maxImageBytes), limits);
 }
 
 /**
@@ -34,7 +37,7 @@ export function singleImageCap(limits: BodyLimits): BodyCap {
  * BODY_TOO_LARGE; a large one must fit in the body budget first (503 BODY_BUDGET_FULL).
  */
 export function jsonBody(limits: BodyLimits): RequestHandler {
-  const cap = singleImageCap(limits);
+  const cap = imagesCap(limits);
   // strict: false lets valid JSON of the wrong shape (a bare string, null) reach the schema
   // check and get MISSING_IMAGE, keeping INVALID_JSON for bodies that are not JSON at all.
   const parse = express.json({ limit: cap.bytes, strict: false, type: 'application/json' });

@@ -1,10 +1,10 @@
 import busboy from 'busboy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES } from '@cutout/shared';
-import { admitBody, capOf, requestCap, type BodyLimits, type BodyMeter } from './body-source.js';
+import { admitBody, capOf, type BodyLimits, type BodyMeter } from './body-source.js';
 import { OversizedImage, type JsonPath } from './json-assembler.js';
 import { readJsonStream } from './json-stream.js';
-import { bodyLimitBytes, imageTooLarge, jsonBody } from './jobs.schema.js';
+import { bodyLimitBytes, imageTooLarge, imagesCap, jsonBody } from './jobs.schema.js';
 
 /**
  * One image as it arrived, before any check: the file's bytes, what a JSON body held, or a
@@ -227,7 +227,7 @@ export async function readGroupUpload(req: Request, res: Response, options: { li
   if (!isJson(req)) throw unsupportedType(req, ['json', 'multipart'], '{"images": ["<base64>", ...], ...options}');
   const body = await readJsonStream(req, res, {
     limits,
-    cap: requestCap(limits),
+    cap: imagesCap(limits, maxImages),
     rules: {
       isImage: (path) => path.length === 2 && path[0] === 'images',
       maxImageChars: bodyLimitBytes(limits.maxImageBytes),

@@ -2,8 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { AppError, mediaTypeOf, type RequestLocals } from '@cutout/shared';
 import { parseJobOptions, type VisionResponseEntry } from '@cutout/shared/contract';
 import { ownerOf, type Owner } from './auth.js';
-import { requestCap } from './body-source.js';
-import { bodyLimitBytes, imageTooLarge } from './jobs.schema.js';
+import { bodyLimitBytes, imageTooLarge, imagesCap } from './jobs.schema.js';
 import { checkUpload, type JobService } from './jobs.service.js';
 import { OversizedImage, type JsonPath } from './json-assembler.js';
 import { readJsonStream } from './json-stream.js';
@@ -83,7 +82,7 @@ function readVisionBody(req: Request, res: Response, deps: VisionRouteDeps): Pro
   const tooMany = () => new AppError(413, 'TOO_MANY_ENTRIES', `the body holds more than ${deps.maxRequests} requests (VISION_MAX_REQUESTS); split it into several calls`);
   return readJsonStream(req, res, {
     limits: deps.limits,
-    cap: requestCap(deps.limits),
+    cap: imagesCap(deps.limits, deps.maxRequests),
     rules: {
       isImage: (path) => path.length === 4 && path[0] === 'requests' && path[2] === 'image' && path[3] === 'content',
       maxImageChars: bodyLimitBytes(deps.limits.maxImageBytes),
