@@ -271,8 +271,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
     r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);
   }
-  if (config.bodyBudgetBytes < config.maxRequestBytes) {
-    r.problems.push(`BODY_BUDGET_BYTES=${config.bodyBudgetBytes}: must be at least MAX_REQUEST_BYTES (${config.maxRequestBytes}), or the largest request allowed could never be taken`);
+  if (r.ok('BODY_BUDGET_BYTES') && r.ok('MAX_REQUEST_BYTES') && config.bodyBudgetBytes < config.maxRequestBytes) {
+    r.problems.push(
+      `BODY_BUDGET_BYTES=${config.bodyBudgetBytes} with MAX_REQUEST_BYTES=${config.maxRequestBytes}: a request of MAX_REQUEST_BYTES could never fit in the body budget; raise BODY_BUDGET_BYTES to at least ${config.maxRequestBytes} or lower MAX_REQUEST_BYTES`,
+    );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
