@@ -80,6 +80,28 @@ test('BATCH_REDIS_TIMEOUT_MS: unset, 5 s or a quarter of the lease; set, it must
   }
 });
 
+test('MAX_REQUEST_BYTES is at most 256 MiB (half of V8\'s longest string), and BODY_BUDGET_BYTES must hold one such request', () => {
+  const config = loadConfig({});
+  assert.equal(config.maxRequestBytes, 128 * 1024 * 1024);
+  assert.equal(config.bodyBudgetBytes, 256 * 1024 * 1024);
+  assert.equal(loadConfig({ MAX_REQUEST_BYTES: String(256 * 1024 * 1024), BODY_BUDGET_BYTES: String(256 * 1024 * 1024) }).maxRequestBytes, 256 * 1024 * 1024);
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+  };
+  assert.match(problems({ MAX_REQUEST_BYTES: String(256 * 1024 * 1024 + 1) }).join('\n'), /MAX_REQUEST_BYTES=.*from 65536 to 268435456/);
+  const clash = problems({ MAX_REQUEST_BYTES: '2000000', BODY_BUDGET_BYTES: '1000000' });
+  assert.equal(clash.length, 1);
+  assert.match(clash[0]!, /BODY_BUDGET_BYTES=1000000 with MAX_REQUEST_BYTES=2000000/);
+  // A bad value alone is reported, not its relation to the other.
+  assert.deepEqual(problems({ MAX_REQUEST_BYTES: 'lots', BODY_BUDGET_BYTES: '1000000' }).map((p) => p.slice(0, p.indexOf('='))), ['MAX_REQUEST_BYTES']);
+});
+
 test('a relation is not checked against a value that is itself bad: only that value is reported', () => {
   assert.throws(
     () => loadConfig({ JOB_LEASE_MS: 'soon', BATCH_REDIS_TIMEOUT_MS: '20000' }),

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
+import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MAX_REQUEST_BYTES_CEILING, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -70,6 +70,10 @@ export interface Config {
   readonly visionMaxRequests: number;
   /** Most images in one POST /v1/groups. */
   readonly groupMaxImages: number;
+  /** The most one request body may hold once decompressed; past it, 413. */
+  readonly maxRequestBytes: number;
+  /** Request bodies the proxy may hold at once; a large upload past it answers 503 with Retry-After. */
+  readonly bodyBudgetBytes: number;
   /** Deadline for jobs that name none, in seconds; 0 for none. */
   readonly jobDefaultDeadlineS: number;
   /** HMAC key for X-Cutout-Signature; empty: callbacks are refused at submit. */
@@ -244,6 +248,8 @@ export function loadConfig(env: Env = process.env): Config {
     syncTimeoutMs: r.int('SYNC_TIMEOUT_MS', 100, 3_600_000),
     visionMaxRequests: r.int('VISION_MAX_REQUESTS', 1, 1_000),
     groupMaxImages: r.int('GROUP_MAX_IMAGES', 1, 10_000),
+    maxRequestBytes: r.int('MAX_REQUEST_BYTES', 64 * 1024, MAX_REQUEST_BYTES_CEILING),
+    bodyBudgetBytes: r.int('BODY_BUDGET_BYTES', 64 * 1024, 64 * 1024 * 1024 * 1024),
     jobDefaultDeadlineS: r.int('JOB_DEFAULT_DEADLINE_S', 0, 365 * 24 * 3600),
     callbackSecret: r.raw('CALLBACK_SECRET') ?? '',
     callbackMaxAttempts: r.int('CALLBACK_MAX_ATTEMPTS', 1, 100),
@@ -264,6 +270,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
     r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);
+  }
+  if (r.ok('BODY_BUDGET_BYTES') && r.ok('MAX_REQUEST_BYTES') && config.bodyBudgetBytes < config.maxRequestBytes) {
+    r.problems.push(
+      `BODY_BUDGET_BYTES=${config.bodyBudgetBytes} with MAX_REQUEST_BYTES=${config.maxRequestBytes}: a request of MAX_REQUEST_BYTES could never fit in the body budget; raise BODY_BUDGET_BYTES to at least ${config.maxRequestBytes} or lower MAX_REQUEST_BYTES`,
+    );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);

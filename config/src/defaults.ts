@@ -48,6 +48,10 @@ export const DEFAULTS = Object.freeze({
   SYNC_TIMEOUT_MS: 60_000,
   VISION_MAX_REQUESTS: 16,
   GROUP_MAX_IMAGES: 100,
+  /** The most one request's body may hold once decompressed (every route; groups and Vision bodies meet it first). */
+  MAX_REQUEST_BYTES: 128 * 1024 * 1024,
+  /** Request bodies the proxy holds at once; a large upload past it waits its turn (503 BODY_BUDGET_FULL). */
+  BODY_BUDGET_BYTES: 256 * 1024 * 1024,
   /** 0: no default deadline. */
   JOB_DEFAULT_DEADLINE_S: 0,
   CALLBACK_SECRET: '',
@@ -59,6 +63,12 @@ export const DEFAULTS = Object.freeze({
   PREDICT_TOKEN: '',
   PREDICT_MAX_INFLIGHT: 16,
 });
+
+/**
+ * The most MAX_REQUEST_BYTES may be: half of V8's longest string (512 MiB), so no body a route
+ * reads as one string (a single image's JSON) can come near it.
+ */
+export const MAX_REQUEST_BYTES_CEILING = 256 * 1024 * 1024;
 
 /** The shortest CALLBACK_SECRET accepted. */
 export const MIN_CALLBACK_SECRET_LENGTH = 16;

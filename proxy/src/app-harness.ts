@@ -74,6 +74,10 @@ export async function startProxy(redis: RedisClient, options: ProxyOptions): Pro
       ...(options.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: options.syncTimeoutMs }),
       ...(options.visionMaxRequests === undefined ? {} : { visionMaxRequests: options.visionMaxRequests }),
       ...(options.queueMaxMemoryRatio === undefined ? {} : { queueMaxMemoryRatio: options.queueMaxMemoryRatio }),
+      ...(options.groupMaxImages === undefined ? {} : { groupMaxImages: options.groupMaxImages }),
+      ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
+      ...(options.bodyBudgetBytes === undefined ? {} : { bodyBudgetBytes: options.bodyBudgetBytes }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     });
   } catch (error) {
     await jobDone?.close();

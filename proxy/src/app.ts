@@ -2,7 +2,10 @@ import type { IncomingMessage, RequestListener } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AppError, errorHandler, notFoundHandler, requestContext, type Logger } from '@cutout/shared';
 import { HttpMetrics, metricsHandler, registerQueueMetrics, type Registry } from '@cutout/shared/metrics';
-import type { ApiKey } from '@cutout/config';
+import { DEFAULTS, type ApiKey } from '@cutout/config';
+import { BODY_BUDGET_RETRY_AFTER_S, BodyBudget } from './body-budget.js';
+import type { BodyLimits } from './body-source.js';
+import { registerBodyMetrics } from './body-metrics.js';
 import { createKeyring, requireApiKey } from './auth.js';
 import { clientErrors } from './client-errors.js';
 import { docsRoutes, isPublicPath } from './docs.routes.js';
@@ -63,6 +66,10 @@ export interface ProxyDeps {
   visionMaxRequests?: number;
   /** GROUP_MAX_IMAGES (default 100). */
   groupMaxImages?: number;
+  /** MAX_REQUEST_BYTES (default 128 MiB): the most one body may hold once decompressed. */
+  maxRequestBytes?: number;
+  /** BODY_BUDGET_BYTES (default 256 MiB): request bodies held at once, by the whole app. */
+  bodyBudgetBytes?: number;
   /** QUEUE_MAX_MEMORY_RATIO (default 0.9): uploads are refused above that share of Redis's maxmemory. */
   queueMaxMemoryRatio?: number;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
@@ -80,7 +87,7 @@ const VERSION = '0.1.0';
 
 function checkDeps(deps: ProxyDeps): void {
   const { maxImageBytes, maxImagePixels } = deps.limits;
-  for (const [name, value] of Object.entries({ maxImageBytes, maxImagePixels, jobTtlSeconds: deps.jobTtlSeconds })) {
+  for (const [name, value] of Object.entries({ maxImageBytes, maxImagePixels, jobTtlSeconds: deps.jobTtlSeconds, maxRequestBytes: deps.maxRequestBytes ?? 1, bodyBudgetBytes: deps.bodyBudgetBytes ?? 1 })) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`createApp: ${name} must be a positive whole number, got ${value}`);
   }
   for (const [name, value] of Object.entries({ healthTimeoutMs: deps.healthTimeoutMs, redisTimeoutMs: deps.redisTimeoutMs })) {
@@ -133,9 +140,15 @@ export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestL
   });
 
   const queueFullRetryAfter = deps.queueFullRetryAfterSeconds ?? DEFAULT_QUEUE_FULL_RETRY_AFTER_S;
-  const retryAfter = { REDIS_UNAVAILABLE: 1, QUEUE_FULL: queueFullRetryAfter, KEY_QUEUE_FULL: queueFullRetryAfter, JOB_NOT_FINISHED: 1 };
+  const retryAfter = { REDIS_UNAVAILABLE: 1, QUEUE_FULL: queueFullRetryAfter, KEY_QUEUE_FULL: queueFullRetryAfter, JOB_NOT_FINISHED: 1, BODY_BUDGET_FULL: BODY_BUDGET_RETRY_AFTER_S };
   const http = deps.metrics ? new HttpMetrics(deps.metrics, 'proxy') : undefined;
-  const fast = createFastJobs({ service: jobService, keyring, logger: deps.logger, maxImageBytes: deps.limits.maxImageBytes, retryAfter, ...(http ? { http } : {}) });
+  const body: BodyLimits = {
+    maxImageBytes: deps.limits.maxImageBytes,
+    maxRequestBytes: deps.maxRequestBytes ?? DEFAULTS.MAX_REQUEST_BYTES,
+    budget: new BodyBudget(deps.bodyBudgetBytes ?? DEFAULTS.BODY_BUDGET_BYTES),
+  };
+  const limits = { ...deps.limits, ...body };
+  const fast = createFastJobs({ service: jobService, keyring, logger: deps.logger, body, retryAfter, ...(http ? { http } : {}) });
 
   const app = express();
   app.disable('x-powered-by');
@@ -147,6 +160,7 @@ export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestL
   app.use(requireApiKey(keyring, (req) => isPublicPath(req.method, req.path) || isPagePath(req.method, req.path)));
   if (deps.metrics) {
     registerQueueMetrics(deps.metrics, { stats: () => deps.jobs.stats(), timeoutMs: redisTimeoutMs });
+    registerBodyMetrics(deps.metrics, body.budget);
     // Behind the API key like every call but /health (a scraper sends it as a bearer token).
     app.get('/metrics', metricsHandler(deps.metrics));
   }
@@ -155,12 +169,12 @@ export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestL
   app.use(statusRoutes(statusService));
   app.use(docsRoutes(buildOpenApiDocument(VERSION)));
   app.use(pageRoutes({ maxImageBytes: deps.limits.maxImageBytes }));
-  app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
-  app.use(v1Routes(jobService, deps.limits));
-  app.use(groupRoutes(groupService, deps.limits.maxImageBytes));
-  app.use(syncRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, model: deps.model }));
-  app.use(taskRoutes(jobService, deps.limits));
-  app.use(visionRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
+  app.use(jobsRoutes(jobService, body));
+  app.use(v1Routes(jobService, limits));
+  app.use(groupRoutes(groupService, body));
+  app.use(syncRoutes({ service: jobService, limits, timeoutMs: syncTimeoutMs, model: deps.model }));
+  app.use(taskRoutes(jobService, limits));
+  app.use(visionRoutes({ service: jobService, limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
   app.use(notFoundHandler());
   app.use(clientErrors());
   app.use(retryAfterHeader(retryAfter));

@@ -4,7 +4,9 @@ import { parse as parseQuery } from 'node:querystring';
 import { AppError, errorBody, internalErrorBody, invalidJson, mediaTypeOf, requestIdFrom, type Logger } from '@cutout/shared';
 import type { HttpMetrics } from '@cutout/shared/metrics';
 import { authenticate, type Keyring, type Owner } from './auth.js';
-import { bodyLimitBytes } from './jobs.schema.js';
+import { reserveBody } from './body-budget.js';
+import type { BodyLimits } from './body-source.js';
+import { imagesCap } from './jobs.schema.js';
 import { serveGetJob, startJob } from './jobs.routes.js';
 import type { JobService } from './jobs.service.js';
 
@@ -12,7 +14,8 @@ export interface FastJobsDeps {
   service: JobService;
   keyring: Keyring;
   logger: Logger;
-  maxImageBytes: number;
+  /** MAX_IMAGE_BYTES, MAX_REQUEST_BYTES and the body budget, as the express routes have them. */
+  body: BodyLimits;
   /** Retry-After seconds by error code, as the express chain sends them (app.ts). */
   retryAfter: Readonly<Record<string, number>>;
   /** cutout_http_request_duration_seconds, under the route patterns express would report. */
@@ -111,7 +114,7 @@ function parseStartJobBody(body: Buffer): unknown {
  * request is not one it takes; express answers it.
  */
 export function createFastJobs(deps: FastJobsDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const bodyLimit = bodyLimitBytes(deps.maxImageBytes);
+  const bodyLimit = imagesCap(deps.body).bytes;
   return (req, res) => {
     const method = req.method;
     const { path, query } = splitUrl(req.url ?? '');
@@ -155,7 +158,10 @@ export function createFastJobs(deps: FastJobsDeps): (req: IncomingMessage, res: 
   }
 
   async function start(exchange: Exchange): Promise<void> {
-    const body = await readBody(exchange.req, Number(exchange.req.headers['content-length']));
+    const length = Number(exchange.req.headers['content-length']);
+    // A tiny body does not ask the budget (reserveBody returns at once); a large one waits its turn.
+    reserveBody(exchange.res, deps.body.budget, length);
+    const body = await readBody(exchange.req, length);
     if (body === null) return void exchange.res.destroy();
     const answer = await startJob(deps.service, parseStartJobBody(body), exchange.requestId, exchange.owner);
     exchange.jobId = answer.job_id;

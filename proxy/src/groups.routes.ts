@@ -8,14 +8,15 @@ import { parseWait } from './jobs.schema.js';
 import { clientGone } from './route-helpers.js';
 import { idempotencyKeyOf } from './submit-fields.js';
 import { readGroupUpload } from './upload.body.js';
+import type { BodyLimits } from './body-source.js';
 
 /** POST /v1/groups, GET /v1/groups/{id} (?wait=), GET /v1/groups/{id}/results.zip, DELETE /v1/groups/{id}. */
-export function groupRoutes(service: GroupService, maxImageBytes: number): Router {
+export function groupRoutes(service: GroupService, limits: BodyLimits): Router {
   const router = Router();
 
   router.post('/v1/groups', async (req: Request, res: Response) => {
     const idempotencyKey = idempotencyKeyOf(req);
-    const raw = await readGroupUpload(req, res, { maxImageBytes, maxImages: service.maxImages });
+    const raw = await readGroupUpload(req, res, { limits, maxImages: service.maxImages });
     const created = await service.submit(raw, { requestId: (res.locals as RequestLocals).requestId, owner: ownerOf(res), idempotencyKey });
     res.status(202).location(groupPath(created.id)).json(created);
   });

@@ -2,15 +2,16 @@ import type { ServerResponse } from 'node:http';
 import { Router, type Request, type Response } from 'express';
 import type { RequestLocals } from '@cutout/shared';
 import { jsonBody, parseWait, readStartJobBody } from './jobs.schema.js';
+import type { BodyLimits } from './body-source.js';
 import type { JobService } from './jobs.service.js';
 import { ownerOf, type Owner } from './auth.js';
 import { isWhole, streamJobView, writeJobView } from './job-views.js';
 
 /** POST /start_job and GET /get_job/:job_id (with the optional long poll `?wait=<seconds>`), the reference job API. */
-export function jobsRoutes(service: JobService, maxImageBytes: number): Router {
+export function jobsRoutes(service: JobService, limits: BodyLimits): Router {
   const router = Router();
 
-  router.post('/start_job', jsonBody(maxImageBytes), async (req: Request, res: Response) => {
+  router.post('/start_job', jsonBody(limits), async (req: Request, res: Response) => {
     const locals = res.locals as RequestLocals;
     const answer = await startJob(service, req.body, locals.requestId, ownerOf(res));
     locals.jobId = answer.job_id;

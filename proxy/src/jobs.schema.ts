@@ -1,12 +1,10 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { AppError, fieldsOf, JOB_ID_PATTERN, readImageField } from '@cutout/shared';
+import { reserveBody } from './body-budget.js';
+import { admitBody, answerBeforeBody, capOf, isIdentityEncoded, type BodyCap, type BodyLimits } from './body-source.js';
+import { inMiB } from './sizes.js';
 
-const MIB = 1024 * 1024;
-
-/** "20 MiB", "0.06 MiB": limits read better in MiB than in bytes. */
-export function inMiB(bytes: number): string {
-  return `${Number((bytes / MIB).toFixed(2))} MiB`;
-}
+export { inMiB } from './sizes.js';
 
 /**
  * The largest JSON body that can carry an image of `maxImageBytes`: base64 is 4/3 of the bytes,
@@ -25,37 +23,32 @@ export function imageTooLarge(maxImageBytes: number, actualBytes?: number): AppE
 }
 
 /**
- * Parses a JSON body of bounded size. Other content types answer 415 before a byte is read; a
- * body over the limit answers 413 IMAGE_TOO_LARGE (what the client can act on) rather than the
- * generic BODY_TOO_LARGE.
+ * A JSON body of `images` images: what they may take (413 IMAGE_TOO_LARGE past it, what the
+ * client can act on), held to MAX_REQUEST_BYTES (413 BODY_TOO_LARGE past that).
  */
-/**
- * How far past its limit a declared body may be and still be read away after the early answer.
- * A client is usually still sending when the 413 goes out; closing then makes many clients report
- * a broken connection instead of the answer. Node reads the rest of a body it did not consume
- * before the connection takes its next request, so up to this much is drained; beyond it (a
- * declared 10 GB) the connection is closed instead.
- */
-const DRAIN_FACTOR = 2;
-
-/** A declared body over `limit` is answered at once; the connection is kept (and drained) when that is cheap. */
-export function answerBeforeBody(res: Response, declared: number, limit: number): void {
-  if (!(declared <= limit * DRAIN_FACTOR)) res.setHeader('Connection', 'close');
+export function imagesCap(limits: BodyLimits, images = 1): BodyCap {
+  return capOf(bodyLimitBytes(limits.maxImageBytes) * images, () => imageTooLarge(limits.maxImageBytes), limits);
 }
 
-export function jsonBody(maxImageBytes: number, images = 1): RequestHandler {
+/**
+ * Parses a JSON body of one image, of bounded size (express.json: such a body is small enough
+ * to read whole). Other content types answer 415 before a byte is read; a body over the limit
+ * answers 413 IMAGE_TOO_LARGE (what the client can act on) rather than the generic
+ * BODY_TOO_LARGE; a large one must fit in the body budget first (503 BODY_BUDGET_FULL).
+ */
+export function jsonBody(limits: BodyLimits): RequestHandler {
+  const cap = imagesCap(limits);
   // strict: false lets valid JSON of the wrong shape (a bare string, null) reach the schema
   // check and get MISSING_IMAGE, keeping INVALID_JSON for bodies that are not JSON at all.
-  const limit = bodyLimitBytes(maxImageBytes) * images;
-  const parse = express.json({ limit, strict: false, type: 'application/json' });
+  const parse = express.json({ limit: cap.bytes, strict: false, type: 'application/json' });
   return (req: Request, res: Response, next: NextFunction) => {
     // body-parser would refuse a declared length over the limit only after reading the whole
     // body away, so a client that declares 10 GB and sends nothing would hold the request open.
     // Answer at once instead.
     const declared = Number(req.get('content-length'));
-    if (declared > limit) {
-      answerBeforeBody(res, declared, limit);
-      next(imageTooLarge(maxImageBytes));
+    if (declared > cap.bytes) {
+      answerBeforeBody(res, declared, cap.bytes);
+      next(cap.tooLarge());
       return;
     }
     // An empty body of no declared type (fetch and curl send one) is a missing image, not a wrong type.
@@ -65,13 +58,22 @@ export function jsonBody(maxImageBytes: number, images = 1): RequestHandler {
       next(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(given.slice(0, 100))} is not accepted; send a JSON body {"image": "<base64>"} with Content-Type: application/json`));
       return;
     }
+    try {
+      // body-parser reads (and inflates) the body itself: one of unknown decoded size takes the
+      // whole cap of the budget now, as its meter cannot be fed.
+      if (isIdentityEncoded(req) && req.get('content-length') !== undefined) admitBody(req, res, cap, limits.budget);
+      else reserveBody(res, limits.budget, cap.bytes);
+    } catch (error) {
+      next(error);
+      return;
+    }
     parse(req, res, (error?: unknown) => {
       const type = error && typeof error === 'object' && 'type' in error ? error.type : undefined;
       if (type !== 'entity.too.large') return next(error);
       // A body of no declared length that ran past the limit: body-parser stopped reading, and
       // Node would read the rest (of any size) to keep the connection; close it after the answer.
       if (req.get('content-length') === undefined) res.setHeader('Connection', 'close');
-      next(imageTooLarge(maxImageBytes));
+      next(cap.tooLarge());
     });
   };
 }

@@ -73,6 +73,7 @@ export function checkUpload(image: string, limits: UploadLimits): CheckedUpload 
 
 /** An upload in any body form, checked; a JSON body without an image string is 400 MISSING_IMAGE. */
 export function checkRawUpload(upload: RawUpload, limits: UploadLimits): CheckedUpload {
+  if (upload.kind === 'oversized') throw imageTooLarge(limits.maxImageBytes);
   if (upload.kind === 'bytes') {
     const header = checkImageBytes(upload.bytes, limits);
     return { bytes: upload.bytes, header, base64: upload.bytes.toString('base64') };

@@ -15,6 +15,7 @@ import {
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
 import { callbackMetrics, createMetricsRegistry } from '@cutout/shared/metrics';
 import { createProxy } from './app.js';
+import { strayErrorMetric } from './body-metrics.js';
 import { JobDoneListener } from './job-done.listener.js';
 
 const config = loadConfigOrExit('proxy');
@@ -97,6 +98,8 @@ runService({
       syncTimeoutMs: config.syncTimeoutMs,
       visionMaxRequests: config.visionMaxRequests,
       groupMaxImages: config.groupMaxImages,
+      maxRequestBytes: config.maxRequestBytes,
+      bodyBudgetBytes: config.bodyBudgetBytes,
       queueMaxMemoryRatio: config.queueMaxMemoryRatio,
       submitPolicy: {
         callbackSecret: config.callbackSecret,
@@ -110,6 +113,18 @@ runService({
     // At the signal, long polls answer at once with the state they have.
     service.add(httpServerPart(server, { logger, graceMs: config.shutdownGraceMs, beforeClose: () => void jobDone.close() }));
     const port = await listen(server, config.proxyPort, config.proxyHost);
+    // From here on a stray error (one no handler caught) is logged and counted, and the proxy goes
+    // on. Node's advice is to exit, because the code it interrupted may have left shared state
+    // half-changed. The proxy's shared state is its Redis clients, which catch errors in their own
+    // reply path (node-redis resets its decoder and reports the error), and its listener;
+    // whatever else a throw can interrupt belongs to one request, which its client or
+    // HTTP_REQUEST_TIMEOUT_MS ends. An exit, by contrast, would drop every request in flight: one
+    // hostile request must not end the service for everyone. A failed start still exits.
+    const strays = strayErrorMetric(metrics);
+    service.containStrayErrors((error, origin) => {
+      strays.inc({ origin });
+      logger.error('stray error contained: the proxy goes on', { origin, error: errorMessage(error), stack: error instanceof Error ? error.stack : undefined });
+    });
     logger.info('proxy listening', { host: config.proxyHost, port, model: config.model, queue_max_depth: config.queueMaxDepth });
   },
 });

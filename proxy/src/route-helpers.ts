@@ -4,6 +4,11 @@ import type { RequestLocals } from '@cutout/shared';
 import { checkRawUpload, type CheckedUpload, type JobResult, type UploadLimits } from './jobs.service.js';
 import { ifNoneMatchHits } from './etag.js';
 import { readUpload, type UploadFormsOptions } from './upload.body.js';
+import { releaseBody } from './body-budget.js';
+import type { BodyLimits } from './body-source.js';
+
+/** What a route that reads an upload is held to: the image's limits and the body's. */
+export type RequestLimits = UploadLimits & BodyLimits;
 
 /** Aborts when the client goes away before its answer was sent ('close' first). */
 export function clientGone(res: Response): AbortSignal {
@@ -31,14 +36,19 @@ export function sendResult(req: Request, res: Response, result: JobResult): void
 export async function readCheckedUpload(
   req: Request,
   res: Response,
-  limits: UploadLimits,
+  limits: RequestLimits,
   forms?: UploadFormsOptions['forms'],
   mapFields: (fields: Record<string, unknown>) => Record<string, unknown> = (f) => f,
 ): Promise<{ upload: CheckedUpload; options: JobOptions }> {
-  const raw = await readUpload(req, res, { maxImageBytes: limits.maxImageBytes, ...(forms ? { forms } : {}) });
+  const raw = await readUpload(req, res, { limits, ...(forms ? { forms } : {}) });
   // Options first: a bad option costs nothing to report, and is the likelier mistake.
   const options = parseJobOptions(mapFields(raw.fields));
   return { upload: checkRawUpload(raw, limits), options };
+}
+
+/** The upload is queued: the request no longer holds its body, whatever it waits for next. */
+export function bodyQueued(res: Response): void {
+  releaseBody(res);
 }
 
 export function noteJob(res: Response, jobId: string): void {

@@ -3,13 +3,13 @@ import { AppError, errorBody, type JobRecord, type RequestLocals } from '@cutout
 import { statusOf } from '@cutout/shared/contract';
 import { ownerOf } from './auth.js';
 import { toV1Job } from './job-views.js';
-import type { JobService, UploadLimits } from './jobs.service.js';
-import { clientGone, noteJob, readCheckedUpload, sendResult } from './route-helpers.js';
+import type { JobService } from './jobs.service.js';
+import { bodyQueued, clientGone, noteJob, readCheckedUpload, sendResult, type RequestLimits } from './route-helpers.js';
 import { jobPath } from './v1.routes.js';
 
 export interface SyncRouteDeps {
   service: JobService;
-  limits: UploadLimits;
+  limits: RequestLimits;
   /** SYNC_TIMEOUT_MS. */
   timeoutMs: number;
   /** MODEL: rembg clients may name the model; only the one in use can be asked for. */
@@ -54,6 +54,7 @@ export function syncRoutes(deps: SyncRouteDeps): Router {
     const owner = ownerOf(res);
     const started = await service.submit(upload.upload, { requestId: (res.locals as RequestLocals).requestId, owner, options: upload.options });
     noteJob(res, started.jobId);
+    bodyQueued(res);
     const record = await service.awaitEnd(started.jobId, owner, timeoutMs, clientGone(res));
     return record;
   };

@@ -2,14 +2,14 @@ import { Router, type Request, type Response } from 'express';
 import type { RequestLocals } from '@cutout/shared';
 import { ownerOf } from './auth.js';
 import { toTaskView } from './job-views.js';
-import type { JobService, UploadLimits } from './jobs.service.js';
-import { noteJob, readCheckedUpload } from './route-helpers.js';
+import type { JobService } from './jobs.service.js';
+import { noteJob, readCheckedUpload, type RequestLimits } from './route-helpers.js';
 
 /**
  * Seed 001's FastAPI + Celery task API: POST /predict {"image"} → {"task_id"}, then
  * GET /tasks/{task_id} in Celery's state words. The task is an ordinary job.
  */
-export function taskRoutes(service: JobService, limits: UploadLimits): Router {
+export function taskRoutes(service: JobService, limits: RequestLimits): Router {
   const router = Router();
 
   router.post('/predict', async (req: Request, res: Response) => {

@@ -1,10 +1,16 @@
 import busboy from 'busboy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, fieldsOf, mediaTypeOf, RAW_IMAGE_TYPES } from '@cutout/shared';
-import { answerBeforeBody, imageTooLarge, jsonBody } from './jobs.schema.js';
+import { admitBody, capOf, type BodyLimits, type BodyMeter } from './body-source.js';
+import { OversizedImage, type JsonPath } from './json-assembler.js';
+import { readJsonStream } from './json-stream.js';
+import { bodyLimitBytes, imageTooLarge, imagesCap, jsonBody } from './jobs.schema.js';
 
-/** One image as it arrived, before any check: the file's bytes, or what a JSON body held. */
-export type RawImage = { kind: 'base64'; image: unknown } | { kind: 'bytes'; bytes: Buffer };
+/**
+ * One image as it arrived, before any check: the file's bytes, what a JSON body held, or a
+ * JSON image string that ran past the limit while it streamed (dropped, only its place kept).
+ */
+export type RawImage = { kind: 'base64'; image: unknown } | { kind: 'bytes'; bytes: Buffer } | { kind: 'oversized' };
 
 /** An upload as it arrived: its image and the other fields (options). */
 export type RawUpload = RawImage & { fields: Record<string, unknown> };
@@ -37,8 +43,8 @@ function incomplete(): AppError {
   return new AppError(400, 'INCOMPLETE_BODY', 'the request body ended before it was complete; send the whole file');
 }
 
-/** A raw image body, counted as it streams: past `limit` bytes the upload is refused at once. */
-function readRawBody(req: Request, res: Response, limit: number, maxImageBytes: number): Promise<Buffer> {
+/** A raw image body, metered as it streams: past its cap (or the budget) the upload is refused at once. */
+function readRawBody(req: Request, res: Response, meter: BodyMeter): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -49,7 +55,11 @@ function readRawBody(req: Request, res: Response, limit: number, maxImageBytes: 
     };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) return fail(refuseEarly(res, imageTooLarge(maxImageBytes)));
+      try {
+        meter.add(chunk.length);
+      } catch (error) {
+        return fail(refuseEarly(res, error as AppError));
+      }
       chunks.push(chunk);
     });
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
@@ -62,11 +72,13 @@ function readRawBody(req: Request, res: Response, limit: number, maxImageBytes: 
  * multipart/form-data with the image in the one field `file` and options as text fields, parsed
  * by busboy as it streams: the size limit stops a large file at the limit, not after.
  */
-function readMultipart(req: Request, res: Response, maxImageBytes: number, maxFiles: number, tooMany: () => AppError): Promise<RawGroupUpload> {
+function readMultipart(req: Request, res: Response, maxImageBytes: number, maxFiles: number, tooMany: () => AppError, meter: BodyMeter): Promise<RawGroupUpload> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: maxImageBytes, files: maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
+      // busboy reports its limit when a file *reaches* fileSize: one byte more lets a file of
+      // exactly MAX_IMAGE_BYTES through, as the JSON and raw forms take it.
+      parser = busboy({ headers: req.headers, limits: { fileSize: maxImageBytes + 1, files: maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
     } catch (error) {
       reject(new AppError(400, 'INVALID_MULTIPART', `the multipart body cannot be read (${(error as Error).message}); send multipart/form-data with a boundary and the image in the field "file"`));
       return;
@@ -116,6 +128,14 @@ function readMultipart(req: Request, res: Response, maxImageBytes: number, maxFi
     parser.once('filesLimit', () => fail(tooMany()));
     parser.once('fieldsLimit', () => fail(new AppError(400, 'INVALID_REQUEST', `the form holds more than ${MAX_FIELDS} fields`)));
     parser.on('error', malformed);
+    // A body of unknown length (chunked) is held to the cap, and metered, as it arrives.
+    req.on('data', (chunk: Buffer) => {
+      try {
+        meter.add(chunk.length);
+      } catch (error) {
+        fail(error as AppError);
+      }
+    });
     req.once('aborted', () => fail(incomplete()));
     parser.once('close', () => {
       if (settled) return;
@@ -136,7 +156,7 @@ function runMiddleware(handler: RequestHandler, req: Request, res: Response): Pr
 }
 
 export interface UploadFormsOptions {
-  maxImageBytes: number;
+  limits: BodyLimits;
   /** Which forms the call takes; default all three. */
   forms?: ReadonlyArray<'json' | 'multipart' | 'raw'>;
 }
@@ -164,50 +184,59 @@ function isJson(req: Request): boolean {
  */
 export async function readUpload(req: Request, res: Response, options: UploadFormsOptions): Promise<RawUpload> {
   const forms = options.forms ?? ['json', 'multipart', 'raw'];
+  const { limits } = options;
+  const { maxImageBytes } = limits;
   const type = mediaTypeOf(req);
   const query = req.query as Record<string, unknown>;
-  const declared = Number(req.get('content-length'));
+  const tooLarge = () => imageTooLarge(maxImageBytes);
   if (type === 'multipart/form-data' && forms.includes('multipart')) {
     onlyIdentityEncoding(req);
-    if (declared > options.maxImageBytes + MULTIPART_OVERHEAD) {
-      answerBeforeBody(res, declared, options.maxImageBytes + MULTIPART_OVERHEAD);
-      throw imageTooLarge(options.maxImageBytes);
-    }
+    const meter = admitBody(req, res, capOf(maxImageBytes + MULTIPART_OVERHEAD, tooLarge, limits), limits.budget);
     const tooMany = () => new AppError(400, 'TOO_MANY_FILES', 'the form holds more than one file; send one image in the field "file" (POST /v1/groups takes many)');
-    const upload = await readMultipart(req, res, options.maxImageBytes, 1, tooMany);
+    const upload = await readMultipart(req, res, maxImageBytes, 1, tooMany, meter);
     return { ...upload.images[0]!, fields: { ...query, ...upload.fields } };
   }
   if (RAW_IMAGE_TYPES.has(type) && forms.includes('raw')) {
     onlyIdentityEncoding(req);
-    if (declared > options.maxImageBytes) {
-      answerBeforeBody(res, declared, options.maxImageBytes);
-      throw imageTooLarge(options.maxImageBytes);
-    }
-    return { kind: 'bytes', bytes: await readRawBody(req, res, options.maxImageBytes, options.maxImageBytes), fields: { ...query } };
+    const meter = admitBody(req, res, capOf(maxImageBytes, tooLarge, limits), limits.budget);
+    return { kind: 'bytes', bytes: await readRawBody(req, res, meter), fields: { ...query } };
   }
   if (!forms.includes('json') || !isJson(req)) throw unsupportedType(req, forms, '{"image": "<base64>", ...options}');
-  await runMiddleware(jsonBody(options.maxImageBytes), req, res);
+  await runMiddleware(jsonBody(limits), req, res);
   const { image, ...fields } = fieldsOf(req.body);
   return { kind: 'base64', image, fields: { ...query, ...fields } };
 }
 
-/** A group's images: JSON `{"images": [...], ...options}` or a form with many `file` fields. */
-export async function readGroupUpload(req: Request, res: Response, options: { maxImageBytes: number; maxImages: number }): Promise<RawGroupUpload> {
+const IMAGES_PATH: JsonPath = ['images'];
+
+/**
+ * A group's images: JSON `{"images": [...], ...options}` or a form with many `file` fields. The
+ * JSON is read as it streams (json-stream.ts), an image at a time, and neither form may hold more
+ * than MAX_REQUEST_BYTES.
+ */
+export async function readGroupUpload(req: Request, res: Response, options: { limits: BodyLimits; maxImages: number }): Promise<RawGroupUpload> {
+  const { limits, maxImages } = options;
   const query = req.query as Record<string, unknown>;
-  const tooMany = () => new AppError(413, 'TOO_MANY_IMAGES', `the group holds more than ${options.maxImages} images (GROUP_MAX_IMAGES); split it into several groups`);
+  const tooMany = () => new AppError(413, 'TOO_MANY_IMAGES', `the group holds more than ${maxImages} images (GROUP_MAX_IMAGES); split it into several groups`);
   if (mediaTypeOf(req) === 'multipart/form-data') {
     onlyIdentityEncoding(req);
-    const limit = (options.maxImageBytes + MULTIPART_OVERHEAD) * options.maxImages;
-    if (Number(req.get('content-length')) > limit) throw refuseEarly(res, tooMany());
-    const upload = await readMultipart(req, res, options.maxImageBytes, options.maxImages, tooMany);
+    const meter = admitBody(req, res, capOf((limits.maxImageBytes + MULTIPART_OVERHEAD) * maxImages, tooMany, limits), limits.budget);
+    const upload = await readMultipart(req, res, limits.maxImageBytes, maxImages, tooMany, meter);
     return { images: upload.images, fields: { ...query, ...upload.fields } };
   }
   if (!isJson(req)) throw unsupportedType(req, ['json', 'multipart'], '{"images": ["<base64>", ...], ...options}');
-  await runMiddleware(jsonBody(options.maxImageBytes, options.maxImages), req, res);
-  const { images, ...fields } = fieldsOf(req.body);
+  const body = await readJsonStream(req, res, {
+    limits,
+    cap: imagesCap(limits, maxImages),
+    rules: {
+      isImage: (path) => path.length === 2 && path[0] === 'images',
+      maxImageChars: bodyLimitBytes(limits.maxImageBytes),
+      list: { path: IMAGES_PATH, max: maxImages, tooMany },
+    },
+  });
+  const { images, ...fields } = fieldsOf(body);
   if (!Array.isArray(images) || images.length === 0) {
     throw new AppError(400, 'MISSING_IMAGE', 'the body has no "images" array of base64 strings; send {"images": ["<base64>", ...]}');
   }
-  if (images.length > options.maxImages) throw tooMany();
-  return { images: images.map((image: unknown) => ({ kind: 'base64', image })), fields: { ...query, ...fields } };
+  return { images: images.map((image: unknown): RawImage => (image instanceof OversizedImage ? { kind: 'oversized' } : { kind: 'base64', image })), fields: { ...query, ...fields } };
 }

@@ -4,12 +4,12 @@ import { ownerOf } from './auth.js';
 import { jobPath, resultPath, toV1Job } from '@cutout/shared/contract';
 import { bodyHashOf, idempotencyKeyOf } from './submit-fields.js';
 import { parseWait } from './jobs.schema.js';
-import type { JobService, UploadLimits } from './jobs.service.js';
-import { clientGone, noteJob, NOT_FINISHED_RETRY_AFTER_S, readCheckedUpload, sendResult } from './route-helpers.js';
+import type { JobService } from './jobs.service.js';
+import { clientGone, noteJob, NOT_FINISHED_RETRY_AFTER_S, readCheckedUpload, sendResult, type RequestLimits } from './route-helpers.js';
 
 
 /** POST /v1/jobs, GET /v1/jobs/{id} and GET /v1/jobs/{id}/result (CONTRACT §6). */
-export function v1Routes(service: JobService, limits: UploadLimits): Router {
+export function v1Routes(service: JobService, limits: RequestLimits): Router {
   const router = Router();
 
   router.post('/v1/jobs', async (req: Request, res: Response) => {

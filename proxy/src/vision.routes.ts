@@ -1,13 +1,16 @@
 import { Router, type Request, type Response } from 'express';
-import { AppError, type RequestLocals } from '@cutout/shared';
+import { AppError, mediaTypeOf, type RequestLocals } from '@cutout/shared';
 import { parseJobOptions, type VisionResponseEntry } from '@cutout/shared/contract';
 import { ownerOf, type Owner } from './auth.js';
-import { jsonBody } from './jobs.schema.js';
-import { checkUpload, type JobService, type UploadLimits } from './jobs.service.js';
+import { bodyLimitBytes, imageTooLarge, imagesCap } from './jobs.schema.js';
+import { checkUpload, type JobService } from './jobs.service.js';
+import { OversizedImage, type JsonPath } from './json-assembler.js';
+import { readJsonStream } from './json-stream.js';
+import { bodyQueued, type RequestLimits } from './route-helpers.js';
 
 export interface VisionRouteDeps {
   service: JobService;
-  limits: UploadLimits;
+  limits: RequestLimits;
   /** SYNC_TIMEOUT_MS, for the whole body. */
   timeoutMs: number;
   /** VISION_MAX_REQUESTS. */
@@ -48,6 +51,7 @@ async function submitEntry(entry: unknown, deps: VisionRouteDeps, owner: Owner, 
   try {
     const fields = entry && typeof entry === 'object' && !Array.isArray(entry) ? (entry as Record<string, unknown>) : {};
     const image = fields.image && typeof fields.image === 'object' ? (fields.image as Record<string, unknown>).content : undefined;
+    if (image instanceof OversizedImage) throw imageTooLarge(deps.limits.maxImageBytes);
     if (typeof image !== 'string') throw new AppError(400, 'MISSING_IMAGE', 'this entry has no image.content string; send {"image": {"content": "<base64>"}}');
     const features = Array.isArray(fields.features) ? fields.features[0] : undefined;
     const given = features && typeof features === 'object' ? (features as Record<string, unknown>) : {};
@@ -60,18 +64,52 @@ async function submitEntry(entry: unknown, deps: VisionRouteDeps, owner: Owner, 
   }
 }
 
+const REQUESTS_PATH: JsonPath = ['requests'];
+
+/**
+ * The body, read as it streams (json-stream.ts): an entry's image.content is held up to the
+ * image limit, an entry past VISION_MAX_REQUESTS refuses the body there and then, and the
+ * whole is held to MAX_REQUEST_BYTES.
+ */
+function readVisionBody(req: Request, res: Response, deps: VisionRouteDeps): Promise<unknown> {
+  // As express.json took it: a request with no body at all, or an empty one of no type, is read as {}.
+  const hasBody = req.get('transfer-encoding') !== undefined || !Number.isNaN(Number.parseInt(req.get('content-length') ?? '', 10));
+  const emptyUntyped = req.get('content-length') === '0' && !req.get('content-type');
+  if (hasBody && !emptyUntyped && mediaTypeOf(req) !== 'application/json') {
+    const given = req.get('content-type') ?? 'none';
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(given.slice(0, 100))} is not accepted; send a JSON body {"requests": [...]} with Content-Type: application/json`);
+  }
+  const tooMany = () => new AppError(413, 'TOO_MANY_ENTRIES', `the body holds more than ${deps.maxRequests} requests (VISION_MAX_REQUESTS); split it into several calls`);
+  return readJsonStream(req, res, {
+    limits: deps.limits,
+    cap: imagesCap(deps.limits, deps.maxRequests),
+    rules: {
+      isImage: (path) => path.length === 4 && path[0] === 'requests' && path[2] === 'image' && path[3] === 'content',
+      maxImageChars: bodyLimitBytes(deps.limits.maxImageBytes),
+      list: { path: REQUESTS_PATH, max: deps.maxRequests, tooMany },
+    },
+  });
+}
+
+/** Every entry queued (or refused), one after another: admission control sees each, and a full queue fails only the entries past it. */
+async function submitAll(body: unknown, deps: VisionRouteDeps, owner: Owner, requestId: string): Promise<Submitted[]> {
+  const submitted: Submitted[] = [];
+  for (const entry of entriesOf(body, deps.maxRequests)) submitted.push(await submitEntry(entry, deps, owner, requestId));
+  return submitted;
+}
+
 /** Seed 004's Vision-style API: POST / with many entries, one answer per entry, in order, synchronous. */
 export function visionRoutes(deps: VisionRouteDeps): Router {
   const router = Router();
 
-  router.post('/', jsonBody(deps.limits.maxImageBytes, deps.maxRequests), async (req: Request, res: Response) => {
-    const entries = entriesOf(req.body, deps.maxRequests);
+  router.post('/', async (req: Request, res: Response) => {
     const owner = ownerOf(res);
     const requestId = (res.locals as RequestLocals).requestId;
+    const body = await readVisionBody(req, res, deps);
     const deadline = performance.now() + deps.timeoutMs;
-    const submitted: Submitted[] = [];
-    // One after another: admission control sees each, and a full queue fails only the entries past it.
-    for (const entry of entries) submitted.push(await submitEntry(entry, deps, owner, requestId));
+    const submitted = await submitAll(body, deps, owner, requestId);
+    // The images are in the queue now; the wait for their results holds none of them.
+    bodyQueued(res);
     const responses = await Promise.all(
       submitted.map(async (s): Promise<VisionResponseEntry> => {
         if ('error' in s) return s.error;

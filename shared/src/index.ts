@@ -44,7 +44,7 @@ export { type GroupRecord } from './redis/group-record.js';
 export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } from './callbacks/url-guard.js';
 export { signCallback, verifyCallback } from './callbacks/signature.js';
 export { errorMessage } from './error-message.js';
-export { runService, type RunServiceOptions, type ServiceContext, type ServicePart } from './process/run-service.js';
+export { runService, type RunServiceOptions, type ServiceContext, type ServicePart, type StrayErrorOrigin } from './process/run-service.js';
 export { WakeableSleeps } from './process/wakeable-sleeps.js';
 export { LinkedAbort } from './process/linked-abort.js';
 export { httpServerPart, listen, type HttpServerPartOptions } from './process/http-server-part.js';

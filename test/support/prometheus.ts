@@ -37,3 +37,9 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', samples: res.status === 200 ? parsePrometheus(text) : [], text };
 }
+
+/** The value of the one sample `name` (no labels) in a scrape's text; NaN when it is not there. */
+export function metricValue(text: string, name: string): number {
+  const samples = find(parsePrometheus(text), name);
+  return samples.length === 0 ? Number.NaN : total(samples, name);
+}

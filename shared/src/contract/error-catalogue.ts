@@ -64,6 +64,7 @@ export const ERROR_CATALOGUE = {
   GROUP_NOT_FOUND: spec(404, false, 'no group has this id (or it belongs to another API key)'),
   SYNC_TIMEOUT: spec(503, true, 'the job did not finish within SYNC_TIMEOUT_MS; it goes on and can be fetched by id'),
   QUEUE_FULL: spec(429, true, 'QUEUE_MAX_DEPTH jobs are already waiting; nothing was queued'),
+  BODY_BUDGET_FULL: spec(503, true, 'the proxy already holds BODY_BUDGET_BYTES of request bodies; nothing was queued'),
   // The services
   REDIS_UNAVAILABLE: spec(503, true, 'Redis cannot be reached or did not answer in time'),
   MODEL_NOT_READY: spec(503, true, 'predict is still loading its model'),

@@ -2,7 +2,8 @@
  * A tiny service for run-service.test.ts, run as its own process: FIXTURE_PARTS lists parts as
  * `name:behaviour` (ok, hang, fail, slow), added in that order; FIXTURE_AFTER_START says what
  * happens once they are: `reject` (an unhandled rejection), `throw` (start fails), `fail2`
- * (ServiceContext.fail with exit code 2), or nothing (wait for a signal).
+ * (ServiceContext.fail with exit code 2), `contain` (stray errors contained, then an uncaught
+ * exception and an unhandled rejection), or nothing (wait for a signal).
  */
 import { createLogger } from '../logger.js';
 import { runService } from './run-service.js';
@@ -36,5 +37,13 @@ runService({
     if (after === 'throw') throw new Error('cannot start: no such thing');
     if (after === 'reject') void Promise.reject(new Error('nobody caught this'));
     if (after === 'fail2') service.fail(new Error('bad model'), 2);
+    if (after === 'contain') {
+      service.containStrayErrors((error, origin) => logger.warn('contained', { origin, error: (error as Error).message }));
+      setTimeout(() => {
+        throw new Error('thrown in a timer');
+      }, 10);
+      setTimeout(() => void Promise.reject(new Error('rejected in a timer')), 20);
+      setTimeout(() => logger.info('still serving'), 100);
+    }
   },
 });

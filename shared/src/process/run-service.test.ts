@@ -100,6 +100,22 @@ test('an unhandled rejection is logged, every part is closed, and the exit is no
   assert.ok(service.lines.some((l) => l.message === 'closed' && l.part === 'redis'));
 });
 
+test('once stray errors are contained, an uncaught exception and an unhandled rejection go to the handler and the service goes on', async () => {
+  const service = run({ FIXTURE_PARTS: 'redis,http', FIXTURE_AFTER_START: 'contain' });
+  await service.waitFor('still serving');
+  const contained = service.lines.filter((l) => l.message === 'contained');
+  assert.deepEqual(
+    contained.map((l) => [l.origin, l.error]),
+    [
+      ['uncaughtException', 'thrown in a timer'],
+      ['unhandledRejection', 'rejected in a timer'],
+    ],
+  );
+  assert.ok(!service.lines.some((l) => l.message === 'closing'), 'nothing was closed');
+  service.kill('SIGTERM');
+  assert.equal(await service.code, 0, 'a contained error does not change the exit code');
+});
+
 test('a start that throws closes what it had opened and exits 1', async () => {
   const service = run({ FIXTURE_PARTS: 'redis,http', FIXTURE_AFTER_START: 'throw' });
   assert.equal(await service.code, 1);

@@ -23,7 +23,17 @@ export interface ServiceContext {
   readonly stopping: AbortSignal;
   /** Ends the service as a failure at any time: logs `error`, closes every part, exits with `exitCode` (default 1). */
   fail(error: unknown, exitCode?: number): void;
+  /**
+   * From now on, an uncaught exception or unhandled rejection goes to `handler` and the service
+   * goes on, instead of failing it. For a service whose state lives elsewhere (the proxy: Redis
+   * holds the jobs, each request holds its own), where one request's stray error must not end
+   * every other request. Until it is called (a failed start), and once stopping has begun, such
+   * an error still ends the service.
+   */
+  containStrayErrors(handler: (error: unknown, origin: StrayErrorOrigin) => void): void;
 }
+
+export type StrayErrorOrigin = 'uncaughtException' | 'unhandledRejection';
 
 export interface RunServiceOptions {
   /** The service's name in log lines ("proxy", "batch"). */
@@ -56,7 +66,8 @@ async function withDeadline(run: () => Promise<void> | void, ms: number): Promis
  * (past it the part is forced and the exit code becomes 1), then exits 0, or 1 if a step
  * failed. A second signal exits 1 at once. A failed start, an unhandled rejection or an
  * uncaught exception is logged and closes the parts too, then exits non-zero: nothing is left
- * half-open, and a supervisor sees the failure.
+ * half-open, and a supervisor sees the failure; a service that has called containStrayErrors
+ * hands the last two to its handler instead and goes on.
  */
 export function runService(options: RunServiceOptions): void {
   const { name, logger } = options;
@@ -65,6 +76,7 @@ export function runService(options: RunServiceOptions): void {
   const parts: ServicePart[] = [];
   const stopping = new AbortController();
   let exitCode = 0;
+  let contain: ((error: unknown, origin: StrayErrorOrigin) => void) | null = null;
 
   async function closePart(part: ServicePart): Promise<void> {
     const limitMs = part.timeoutMs ?? stepTimeoutMs;
@@ -106,6 +118,19 @@ export function runService(options: RunServiceOptions): void {
       logger.error(`${name} failed`, { error: errorMessage(error), stack: error instanceof Error ? error.stack : undefined });
       stop(code, { reason: 'failure' });
     },
+    containStrayErrors(handler) {
+      contain = handler;
+    },
+  };
+
+  const onStray = (origin: StrayErrorOrigin) => (error: unknown) => {
+    if (contain === null || stopping.signal.aborted) return context.fail(error);
+    try {
+      contain(error, origin);
+    } catch (handlerError) {
+      // A handler that cannot even log leaves nothing to trust: end as before.
+      context.fail(handlerError);
+    }
   };
 
   const onSignal = (signal: NodeJS.Signals) => {
@@ -118,8 +143,8 @@ export function runService(options: RunServiceOptions): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('unhandledRejection', (reason) => context.fail(reason));
-  process.on('uncaughtException', (error) => context.fail(error));
+  process.on('unhandledRejection', onStray('unhandledRejection'));
+  process.on('uncaughtException', onStray('uncaughtException'));
 
   Promise.resolve()
     .then(() => options.start(context))
