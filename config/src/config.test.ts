@@ -118,3 +118,8 @@ test('settings the chaos scenarios run with are accepted: a predict deadline lon
   assert.equal(config.predictTimeoutMs, 20_000);
   assert.equal(config.batchRedisTimeoutMs, 150);
 });
+
+test('MAX_IMAGE_BYTES stops at 256 MiB: predict reads a base64 JSON body as one string, which must stay under V8 512 MiB limit', () => {
+  assert.equal(loadConfig({ MAX_IMAGE_BYTES: String(256 * 1024 * 1024) }).maxImageBytes, 256 * 1024 * 1024);
+  assert.throws(() => loadConfig({ MAX_IMAGE_BYTES: String(512 * 1024 * 1024) }), /MAX_IMAGE_BYTES="536870912": expected a whole number from 1024 to 268435456/);
+});

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MAX_REQUEST_BYTES_CEILING, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
+import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MAX_IMAGE_BYTES_CEILING, MAX_REQUEST_BYTES_CEILING, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -230,7 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     predictMaxDelayMs: r.int('PREDICT_MAX_DELAY_MS', 0, 10_000),
     outputPngCompression: r.int('OUTPUT_PNG_COMPRESSION', 0, 9),
     logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
-    maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, 512 * 1024 * 1024),
+    maxImageBytes: r.int('MAX_IMAGE_BYTES', 1024, MAX_IMAGE_BYTES_CEILING),
     maxImagePixels: r.int('MAX_IMAGE_PIXELS', 1, 1_000_000_000),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 0, 3_600_000),
     jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 100),
