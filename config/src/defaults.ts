@@ -54,6 +54,8 @@ export const DEFAULTS = Object.freeze({
   CALLBACK_MAX_ATTEMPTS: 8,
   CALLBACK_TIMEOUT_MS: 10_000,
   CALLBACK_ALLOW_HOSTS: '',
+  FETCH_ALLOW_HOSTS: '',
+  FETCH_TIMEOUT_MS: 10_000,
   HTTP_REQUEST_TIMEOUT_MS: 30_000,
   /** Empty: predict takes calls from anyone who can reach it (keep it on a private network). */
   PREDICT_TOKEN: '',

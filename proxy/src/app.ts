@@ -8,7 +8,7 @@ import { clientErrors } from './client-errors.js';
 import { docsRoutes, isPublicPath } from './docs.routes.js';
 import { isPagePath, pageRoutes } from './page.routes.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { syncRoutes } from './sync.routes.js';
+import { syncRoutes, type UrlFetchPolicy } from './sync.routes.js';
 import { taskRoutes } from './tasks.routes.js';
 import { v1Routes } from './v1.routes.js';
 import { groupRoutes } from './groups.routes.js';
@@ -65,6 +65,8 @@ export interface ProxyDeps {
   groupMaxImages?: number;
   /** QUEUE_MAX_MEMORY_RATIO (default 0.9): uploads are refused above that share of Redis's maxmemory. */
   queueMaxMemoryRatio?: number;
+  /** GET /api/remove?url= (FETCH_ALLOW_HOSTS, FETCH_TIMEOUT_MS); default: public addresses only, 10 s. */
+  urlFetch?: UrlFetchPolicy;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
   submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
   /**
@@ -158,7 +160,7 @@ export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestL
   app.use(jobsRoutes(jobService, deps.limits.maxImageBytes));
   app.use(v1Routes(jobService, deps.limits));
   app.use(groupRoutes(groupService, deps.limits.maxImageBytes));
-  app.use(syncRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, model: deps.model }));
+  app.use(syncRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, model: deps.model, ...(deps.urlFetch ? { fetch: deps.urlFetch } : {}) }));
   app.use(taskRoutes(jobService, deps.limits));
   app.use(visionRoutes({ service: jobService, limits: deps.limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
   app.use(notFoundHandler());

@@ -98,6 +98,7 @@ runService({
       visionMaxRequests: config.visionMaxRequests,
       groupMaxImages: config.groupMaxImages,
       queueMaxMemoryRatio: config.queueMaxMemoryRatio,
+      urlFetch: { allowHosts: new Set(config.fetchAllowHosts), timeoutMs: config.fetchTimeoutMs },
       submitPolicy: {
         callbackSecret: config.callbackSecret,
         callbackAllowHosts: new Set(config.callbackAllowHosts),

@@ -1,5 +1,4 @@
-import type { LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import type { Logger } from '../logger.js';
 import { errorMessage } from '../error-message.js';
 import { WakeableSleeps } from '../process/wakeable-sleeps.js';
@@ -7,7 +6,8 @@ import type { JobRepository } from '../redis/job.repository.js';
 import { toGroupView, toV1Job } from '../contract/views.js';
 import type { ClaimedCallback, OutboxRepository } from './outbox.repository.js';
 import { signCallback } from './signature.js';
-import { checkCallbackUrl, type CallbackTarget, type Lookup } from './url-guard.js';
+import { pinnedAgent } from '../outbound/pinned-agent.js';
+import { checkCallbackUrl, type Lookup, type OutboundTarget } from '../outbound/url-guard.js';
 
 export interface CallbackDelivererOptions {
   outbox: Pick<OutboxRepository, 'claim' | 'settle'>;
@@ -115,14 +115,8 @@ export class CallbackDeliverer {
     return { url: found.group.callbackUrl, body: JSON.stringify(toGroupView(found.group, found.jobs)) };
   }
 
-  async #post(target: CallbackTarget, body: string, claim: ClaimedCallback): Promise<void> {
-    // One agent per delivery, pinned to the checked address: the connection cannot be sent
-    // elsewhere by a second DNS answer. TLS still verifies the URL's host name.
-    const pinned = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-      if (options.all) callback(null, [{ address: target.address, family: target.family }]);
-      else callback(null, target.address, target.family);
-    }) as unknown as LookupFunction;
-    const agent = new Agent({ connect: { lookup: pinned } });
+  async #post(target: OutboundTarget, body: string, claim: ClaimedCallback): Promise<void> {
+    const agent = pinnedAgent(target);
     this.#agents.add(agent);
     const timestamp = Math.floor(Date.now() / 1000);
     try {
