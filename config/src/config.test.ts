@@ -98,14 +98,14 @@ test('settings the chaos scenarios run with are accepted: a predict deadline lon
 });
 
 test('outbound settings: allow lists are lower case without IPv6 brackets; bad numbers are refused by name', () => {
-  const config = loadConfig({ FETCH_ALLOW_HOSTS: ' Images.Internal , [::1]', CALLBACK_ALLOW_HOSTS: 'Hooks.Internal', FETCH_TIMEOUT_MS: '2500' });
+  const config = loadConfig({ FETCH_ALLOW_HOSTS: ' Images.Internal , [::1]', CALLBACK_ALLOW_HOSTS: 'Hooks.Internal', FETCH_TIMEOUT_MS: '2500', CALLBACK_KEY_CONCURRENCY: '3' });
   assert.deepEqual(config.fetchAllowHosts, ['images.internal', '::1']);
   assert.deepEqual(config.callbackAllowHosts, ['hooks.internal']);
-  assert.equal(config.fetchTimeoutMs, 2500);
+  assert.deepEqual([config.fetchTimeoutMs, config.callbackKeyConcurrency], [2500, 3]);
   const defaults = loadConfig({});
-  assert.deepEqual([defaults.fetchAllowHosts, defaults.fetchTimeoutMs], [[], 10_000]);
+  assert.deepEqual([defaults.fetchAllowHosts, defaults.fetchTimeoutMs, defaults.callbackKeyConcurrency], [[], 10_000, 2]);
   assert.throws(
-    () => loadConfig({ FETCH_TIMEOUT_MS: 'soon' }),
-    (error: unknown) => error instanceof ConfigError && error.problems.length === 1 && /FETCH_TIMEOUT_MS/.test(error.problems[0]!),
+    () => loadConfig({ CALLBACK_KEY_CONCURRENCY: '0', FETCH_TIMEOUT_MS: 'soon' }),
+    (error: unknown) => error instanceof ConfigError && error.problems.length === 2 && /CALLBACK_KEY_CONCURRENCY/.test(error.problems[0]!) && /FETCH_TIMEOUT_MS/.test(error.problems[1]!),
   );
 });

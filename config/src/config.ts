@@ -78,6 +78,8 @@ export interface Config {
   readonly callbackTimeoutMs: number;
   /** Host names (lower case) a callback may reach whatever address they resolve to. */
   readonly callbackAllowHosts: readonly string[];
+  /** Callback deliveries in flight at once for one API key (or one receiver, for jobs without a key). */
+  readonly callbackKeyConcurrency: number;
   /** Host names (lower case) GET /api/remove?url= may fetch from whatever address they resolve to. */
   readonly fetchAllowHosts: readonly string[];
   /** GET /api/remove?url=: the whole fetch of the image, redirects included. */
@@ -256,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
     predictToken: r.raw('PREDICT_TOKEN') ?? '',
     predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
     callbackAllowHosts: hostList(r.raw('CALLBACK_ALLOW_HOSTS')),
+    callbackKeyConcurrency: r.int('CALLBACK_KEY_CONCURRENCY', 1, 1_000),
     fetchAllowHosts: hostList(r.raw('FETCH_ALLOW_HOSTS')),
     fetchTimeoutMs: r.int('FETCH_TIMEOUT_MS', 100, 600_000),
   };

@@ -68,7 +68,7 @@ export interface ProxyDeps {
   /** GET /api/remove?url= (FETCH_ALLOW_HOSTS, FETCH_TIMEOUT_MS); default: public addresses only, 10 s. */
   urlFetch?: UrlFetchPolicy;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
-  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
+  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey' | 'keysWithCallbackSecret'>;
   /**
    * This process's metrics registry: GET /metrics serves it, every request is timed into it,
    * and the queue's sizes are read into it from Redis at each scrape. None: no /metrics.
@@ -117,7 +117,8 @@ export function createApp(deps: ProxyDeps): Express {
 export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestListener } {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS, ...(deps.onRedisStuck ? { onStuck: deps.onRedisStuck } : {}) });
-  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
+  const keysWithCallbackSecret = new Set((deps.apiKeys ?? []).filter((k) => k.callbackSecret).map((k) => k.name));
+  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0, keysWithCallbackSecret };
   const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const memory = new MemoryGuard({ jobs: deps.jobs, maxRatio: deps.queueMaxMemoryRatio ?? DEFAULT_QUEUE_MAX_MEMORY_RATIO });
   const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs, memory });

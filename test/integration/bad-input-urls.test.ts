@@ -1,8 +1,9 @@
-// URLs a client chooses, on the real stack (issue 18 item 8, CONTRACT §13): rembg's
+// URLs a client chooses, on the real stack (issue 18 items 7 and 8, CONTRACT §13): rembg's
 // `GET /api/remove?url=` against a real image server on 127.0.0.1 (listed in FETCH_ALLOW_HOSTS),
 // also called as rembg's own Python client calls it; every way such a URL can be bad answered
-// with its 4xx and code and nothing queued; and callback URLs in the odd IPv6 spellings of
-// loopback refused.
+// with its 4xx and code and nothing queued; callback URLs in the odd IPv6 spellings of loopback
+// refused; and callbacks allowed for a key with its own callback_secret though CALLBACK_SECRET
+// is unset, signed with that secret only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { verifyCallback } from '@cutout/shared';
 import { CallbackReceiver } from '../support/callback-receiver.js';
 import { fixtureImages, type Fixture } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -78,7 +80,7 @@ before(async () => {
   writeFileSync(keys, `alice ${ALICE} callback_secret=${ALICE_SECRET}\nbob ${BOB}\n`, { mode: 0o600 });
   stack = await startTestStack({
     keyPrefix: 'it-urls:',
-    env: { API_KEYS_FILE: keys, CALLBACK_SECRET: 'shared-callback-secret-0000', CALLBACK_ALLOW_HOSTS: '127.0.0.1', FETCH_ALLOW_HOSTS: '127.0.0.1', FETCH_TIMEOUT_MS: String(FETCH_TIMEOUT_MS), LOG_LEVEL: 'info' },
+    env: { API_KEYS_FILE: keys, CALLBACK_SECRET: '', CALLBACK_ALLOW_HOSTS: '127.0.0.1', FETCH_ALLOW_HOSTS: '127.0.0.1', FETCH_TIMEOUT_MS: String(FETCH_TIMEOUT_MS), LOG_LEVEL: 'info' },
   });
 });
 
@@ -91,6 +93,7 @@ after(async () => {
 });
 
 const asAlice = { 'x-api-token': ALICE };
+const asBob = { authorization: `Bearer ${BOB}` };
 
 async function submitted(): Promise<number> {
   const res = await fetch(`${stack.proxyUrl}/metadata`, { headers: asAlice });
@@ -188,4 +191,23 @@ test('callback URLs in the odd spellings of loopback are refused at submit, even
     assert.match(body.error.message, /public unicast/);
   }
   assert.equal(await submitted(), before);
+});
+
+test("a key with its own callback_secret may ask for callbacks though CALLBACK_SECRET is unset, and they are signed with it; a key without one is refused", async () => {
+  const image = car.bytes.toString('base64');
+  const json = { 'content-type': 'application/json' };
+  const refused = await fetch(`${stack.proxyUrl}/v1/jobs`, { method: 'POST', headers: { ...asBob, ...json }, body: JSON.stringify({ image, callback_url: receiver.url }) });
+  const body = (await refused.json()) as { error: { code: string; message: string } };
+  assert.deepEqual([refused.status, body.error.code], [400, 'CALLBACKS_DISABLED']);
+  assert.match(body.error.message, /callback_secret/);
+  const accepted = await fetch(`${stack.proxyUrl}/v1/jobs`, { method: 'POST', headers: { ...asAlice, ...json }, body: JSON.stringify({ image, callback_url: receiver.url }) });
+  assert.equal(accepted.status, 202, await accepted.clone().text());
+  const { id } = (await accepted.json()) as { id: string };
+  const deadline = Date.now() + 60_000;
+  while (!receiver.accepted().has(`job:${id}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const delivery = receiver.accepted().get(`job:${id}`)?.[0];
+  assert.ok(delivery, `the callback arrived\n${stack.logs.slice(-20).join('\n')}`);
+  const verify = (secret: string) => verifyCallback(secret, String(delivery.headers['x-cutout-timestamp']), delivery.body, String(delivery.headers['x-cutout-signature']));
+  assert.ok(verify(ALICE_SECRET), "signed with alice's callback_secret");
+  assert.ok(!verify(BOB), 'not with anything else');
 });

@@ -27,7 +27,7 @@ test('a delivery connects to the address that was checked, whatever the name res
   let claimed = false;
   const deliverer = new CallbackDeliverer({
     outbox: {
-      claim: async () => (claimed ? null : ((claimed = true), { entry: 'job:j1', kind: 'job' as const, id: 'j1', attempt: 1 })),
+      claim: async () => (claimed ? 'none' : ((claimed = true), { entry: 'job:j1', kind: 'job' as const, id: 'j1', attempt: 1 })),
       settle: async (_claim, outcome) => {
         settled.push(outcome);
         return outcome === 'delivered' ? 'delivered' : 'retry';
@@ -35,7 +35,7 @@ test('a delivery connects to the address that was checked, whatever the name res
     },
     jobs: { get: async () => record as never, getGroup: async () => null },
     logger: memoryLogger().logger,
-    secret: 'a-secret-of-sixteen+',
+    secrets: { fallback: 'a-secret-of-sixteen+', byKey: new Map() },
     maxAttempts: 3,
     timeoutMs: 2_000,
     allowHosts: new Set(['receiver.test']),
