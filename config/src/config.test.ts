@@ -123,3 +123,16 @@ test('MAX_IMAGE_BYTES stops at 256 MiB: predict reads a base64 JSON body as one 
   assert.equal(loadConfig({ MAX_IMAGE_BYTES: String(256 * 1024 * 1024) }).maxImageBytes, 256 * 1024 * 1024);
   assert.throws(() => loadConfig({ MAX_IMAGE_BYTES: String(512 * 1024 * 1024) }), /MAX_IMAGE_BYTES="536870912": expected a whole number from 1024 to 268435456/);
 });
+
+test('outbound settings: allow lists are lower case without IPv6 brackets; bad numbers are refused by name', () => {
+  const config = loadConfig({ FETCH_ALLOW_HOSTS: ' Images.Internal , [::1]', CALLBACK_ALLOW_HOSTS: 'Hooks.Internal', FETCH_TIMEOUT_MS: '2500', CALLBACK_KEY_CONCURRENCY: '3' });
+  assert.deepEqual(config.fetchAllowHosts, ['images.internal', '::1']);
+  assert.deepEqual(config.callbackAllowHosts, ['hooks.internal']);
+  assert.deepEqual([config.fetchTimeoutMs, config.callbackKeyConcurrency], [2500, 3]);
+  const defaults = loadConfig({});
+  assert.deepEqual([defaults.fetchAllowHosts, defaults.fetchTimeoutMs, defaults.callbackKeyConcurrency], [[], 10_000, 2]);
+  assert.throws(
+    () => loadConfig({ CALLBACK_KEY_CONCURRENCY: '0', FETCH_TIMEOUT_MS: 'soon' }),
+    (error: unknown) => error instanceof ConfigError && error.problems.length === 2 && /CALLBACK_KEY_CONCURRENCY/.test(error.problems[0]!) && /FETCH_TIMEOUT_MS/.test(error.problems[1]!),
+  );
+});

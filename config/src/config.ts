@@ -82,6 +82,12 @@ export interface Config {
   readonly callbackTimeoutMs: number;
   /** Host names (lower case) a callback may reach whatever address they resolve to. */
   readonly callbackAllowHosts: readonly string[];
+  /** Callback deliveries in flight at once for one API key (or one receiver, for jobs without a key). */
+  readonly callbackKeyConcurrency: number;
+  /** Host names (lower case) GET /api/remove?url= may fetch from whatever address they resolve to. */
+  readonly fetchAllowHosts: readonly string[];
+  /** GET /api/remove?url=: the whole fetch of the image, redirects included. */
+  readonly fetchTimeoutMs: number;
   /** A request whose headers and body have not arrived by then is answered 408 (proxy and predict). */
   readonly httpRequestTimeoutMs: number;
   /** Shared by batch (sends it) and predict (requires it); empty: predict is open. */
@@ -257,10 +263,10 @@ export function loadConfig(env: Env = process.env): Config {
     httpRequestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 1_000, 3_600_000),
     predictToken: r.raw('PREDICT_TOKEN') ?? '',
     predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
-    callbackAllowHosts: (r.raw('CALLBACK_ALLOW_HOSTS') ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))
-      .filter((h) => h !== ''),
+    callbackAllowHosts: hostList(r.raw('CALLBACK_ALLOW_HOSTS')),
+    callbackKeyConcurrency: r.int('CALLBACK_KEY_CONCURRENCY', 1, 1_000),
+    fetchAllowHosts: hostList(r.raw('FETCH_ALLOW_HOSTS')),
+    fetchTimeoutMs: r.int('FETCH_TIMEOUT_MS', 100, 600_000),
   };
   if (config.predictToken !== '' && config.predictToken.length < MIN_CALLBACK_SECRET_LENGTH) {
     r.problems.push(`PREDICT_TOKEN: must be at least ${MIN_CALLBACK_SECRET_LENGTH} characters (it is not shown)`);
@@ -278,6 +284,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
+}
+
+/** A comma-separated list of host names or addresses, lower case, IPv6 without brackets. */
+function hostList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))
+    .filter((h) => h !== '');
 }
 
 /** For main.ts files: the config, or a clear message and exit code 2. */

@@ -58,6 +58,10 @@ export const DEFAULTS = Object.freeze({
   CALLBACK_MAX_ATTEMPTS: 8,
   CALLBACK_TIMEOUT_MS: 10_000,
   CALLBACK_ALLOW_HOSTS: '',
+  /** Callback deliveries in flight at once for one API key (or one receiver, for jobs without a key), across every process. */
+  CALLBACK_KEY_CONCURRENCY: 2,
+  FETCH_ALLOW_HOSTS: '',
+  FETCH_TIMEOUT_MS: 10_000,
   HTTP_REQUEST_TIMEOUT_MS: 30_000,
   /** Empty: predict takes calls from anyone who can reach it (keep it on a private network). */
   PREDICT_TOKEN: '',

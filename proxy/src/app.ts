@@ -11,7 +11,7 @@ import { clientErrors } from './client-errors.js';
 import { docsRoutes, isPublicPath } from './docs.routes.js';
 import { isPagePath, pageRoutes } from './page.routes.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { syncRoutes } from './sync.routes.js';
+import { syncRoutes, type UrlFetchPolicy } from './sync.routes.js';
 import { taskRoutes } from './tasks.routes.js';
 import { v1Routes } from './v1.routes.js';
 import { groupRoutes } from './groups.routes.js';
@@ -72,8 +72,10 @@ export interface ProxyDeps {
   bodyBudgetBytes?: number;
   /** QUEUE_MAX_MEMORY_RATIO (default 0.9): uploads are refused above that share of Redis's maxmemory. */
   queueMaxMemoryRatio?: number;
+  /** GET /api/remove?url= (FETCH_ALLOW_HOSTS, FETCH_TIMEOUT_MS); default: public addresses only, 10 s. */
+  urlFetch?: UrlFetchPolicy;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
-  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey'>;
+  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey' | 'keysWithCallbackSecret'>;
   /**
    * This process's metrics registry: GET /metrics serves it, every request is timed into it,
    * and the queue's sizes are read into it from Redis at each scrape. None: no /metrics.
@@ -122,7 +124,8 @@ export function createApp(deps: ProxyDeps): Express {
 export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestListener } {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS, ...(deps.onRedisStuck ? { onStuck: deps.onRedisStuck } : {}) });
-  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0 };
+  const keysWithCallbackSecret = new Set((deps.apiKeys ?? []).filter((k) => k.callbackSecret).map((k) => k.name));
+  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0, keysWithCallbackSecret };
   const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const memory = new MemoryGuard({ jobs: deps.jobs, maxRatio: deps.queueMaxMemoryRatio ?? DEFAULT_QUEUE_MAX_MEMORY_RATIO });
   const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs, memory });
@@ -172,7 +175,7 @@ export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestL
   app.use(jobsRoutes(jobService, body));
   app.use(v1Routes(jobService, limits));
   app.use(groupRoutes(groupService, body));
-  app.use(syncRoutes({ service: jobService, limits, timeoutMs: syncTimeoutMs, model: deps.model }));
+  app.use(syncRoutes({ service: jobService, limits, timeoutMs: syncTimeoutMs, model: deps.model, ...(deps.urlFetch ? { fetch: deps.urlFetch } : {}) }));
   app.use(taskRoutes(jobService, limits));
   app.use(visionRoutes({ service: jobService, limits, timeoutMs: syncTimeoutMs, maxRequests: deps.visionMaxRequests ?? DEFAULT_VISION_MAX_REQUESTS }));
   app.use(notFoundHandler());

@@ -208,7 +208,7 @@ export class JobService {
       status: 'QUEUED',
       priority: options?.priority ?? 'normal',
       group: null,
-      callbackUrl: options?.callback_url ?? null,
+      callbackUrl: fields.callbackUrl ?? null,
       createdAt: Date.now(),
       startedAt: null,
       finishedAt: null,

@@ -101,6 +101,7 @@ runService({
       maxRequestBytes: config.maxRequestBytes,
       bodyBudgetBytes: config.bodyBudgetBytes,
       queueMaxMemoryRatio: config.queueMaxMemoryRatio,
+      urlFetch: { allowHosts: new Set(config.fetchAllowHosts), timeoutMs: config.fetchTimeoutMs },
       submitPolicy: {
         callbackSecret: config.callbackSecret,
         callbackAllowHosts: new Set(config.callbackAllowHosts),

@@ -104,7 +104,7 @@ test('every route the app serves is in the document, and every documented one is
   const served = new Set(servedRoutes((app.router as unknown as { stack: LayerLike[] }).stack));
   assert.ok(served.size >= 12, `the walk found the app's routes (${[...served].join(', ')})`);
   // The contract's calls (§1, §6 as far as this issue goes) are among them.
-  for (const route of ['GET /health', 'GET /metadata', 'POST /start_job', 'GET /get_job/{job_id}', 'POST /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/jobs/{id}/result', 'POST /v1/remove', 'POST /api/remove', 'POST /predict', 'GET /tasks/{task_id}', 'POST /', 'GET /openapi.json', 'GET /docs']) {
+  for (const route of ['GET /health', 'GET /metadata', 'POST /start_job', 'GET /get_job/{job_id}', 'POST /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/jobs/{id}/result', 'POST /v1/remove', 'POST /api/remove', 'GET /api/remove', 'POST /predict', 'GET /tasks/{task_id}', 'POST /', 'GET /openapi.json', 'GET /docs']) {
     assert.ok(served.has(route), `the app serves ${route}`);
   }
   // The docs page's own static files (under /docs/, like the swagger-ui assets) are not API calls.

@@ -18,7 +18,7 @@ interface Operation {
   /** 2xx (and 3xx) answers: a schema, or a media type for bytes. */
   ok: Record<number, { description: string; schema?: z.ZodType; bytes?: string; headers?: string[] }>;
   errors: ErrorCode[];
-  query?: Array<{ name: string; description: string; type?: 'number' | 'string' | 'boolean' }>;
+  query?: Array<{ name: string; description: string; type?: 'number' | 'string' | 'boolean'; required?: boolean }>;
 }
 
 const ref = (schema: z.ZodType) => {
@@ -93,6 +93,17 @@ const OPERATIONS: Operation[] = [
     ok: { 200: { description: 'the cutout', bytes: 'image/png' } },
     errors: [...SUBMIT_ERRORS, ...FILE_ERRORS, 'SYNC_TIMEOUT', 'PREDICT_UNAVAILABLE', 'PREDICT_TIMEOUT', 'PREDICT_FAILED'],
   },
+  {
+    method: 'get', path: '/api/remove', summary: "rembg's \"Remove from URL\": the image fetched from url (public unicast addresses only, or hosts in FETCH_ALLOW_HOSTS; MAX_IMAGE_BYTES while it reads; up to 5 redirects, each checked)", tag: 'rembg',
+    query: [
+      { name: 'url', description: 'http(s) URL of the image', required: true },
+      { name: 'om', description: 'only mask', type: 'boolean' },
+      { name: 'bgc', description: 'background colour r,g,b,a' },
+      { name: 'ppm', description: 'post-process the mask', type: 'boolean' },
+    ],
+    ok: { 200: { description: 'the cutout', bytes: 'image/png' } },
+    errors: [...IMAGE_ERRORS, 'UNKNOWN_OPTION', 'INVALID_OPTION', 'FETCH_URL_FORBIDDEN', 'FETCH_FAILED', 'QUEUE_FULL', 'KEY_QUEUE_FULL', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED', 'SYNC_TIMEOUT', 'PREDICT_UNAVAILABLE', 'PREDICT_TIMEOUT', 'PREDICT_FAILED'],
+  },
   { method: 'post', path: '/predict', summary: 'Queue a task (seed 001, Celery style)', tag: 'tasks', bodies: [{ json: contract.V1CreateJobJsonSchema }], ok: { 200: { description: 'queued', schema: contract.TaskCreatedSchema } }, errors: SUBMIT_ERRORS },
   { method: 'get', path: '/tasks/{task_id}', summary: "A task in Celery's state words", tag: 'tasks', ok: { 200: { description: 'the task', schema: contract.TaskViewSchema } }, errors: ['JOB_NOT_FOUND', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'] },
   {
@@ -146,7 +157,7 @@ function responses(op: Operation) {
 
 function parameters(op: Operation) {
   const path = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-  const query = (op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: q.type ?? 'string' } }));
+  const query = (op.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required ?? false, description: q.description, schema: { type: q.type ?? 'string' } }));
   return [...path, ...query];
 }
 

@@ -6,8 +6,10 @@ import type { Owner } from './auth.js';
 
 /** The settings that turn a submit's options into what is stored with its job(s). */
 export interface SubmitPolicy {
-  /** CALLBACK_SECRET; empty: callbacks are refused (they could not be signed). */
+  /** CALLBACK_SECRET; empty: callbacks are refused (they could not be signed), but for keys with their own secret. */
   callbackSecret: string;
+  /** The names of the API keys with their own callback_secret (CONTRACT §13). */
+  keysWithCallbackSecret?: ReadonlySet<string>;
   /** CALLBACK_ALLOW_HOSTS. */
   callbackAllowHosts: ReadonlySet<string>;
   /** JOB_DEFAULT_DEADLINE_S; 0 for none. */
@@ -49,12 +51,15 @@ export async function resolveSubmitFields(
   policy: SubmitPolicy,
   idempotency: { key: string; bodyHash: string } | null,
 ): Promise<SubmitFields> {
-  const callbackUrl = options?.callback_url ?? null;
-  if (callbackUrl !== null) {
-    if (policy.callbackSecret === '') {
-      throw new AppError(400, 'CALLBACKS_DISABLED', 'callback_url needs the server to sign deliveries, and CALLBACK_SECRET is not set; ask the operator to set it, or poll the job instead');
+  let callbackUrl: string | null = null;
+  if (options?.callback_url != null) {
+    const ownSecret = owner !== null && (policy.keysWithCallbackSecret?.has(owner) ?? false);
+    if (policy.callbackSecret === '' && !ownSecret) {
+      throw new AppError(400, 'CALLBACKS_DISABLED', 'callback_url needs the server to sign deliveries, and neither CALLBACK_SECRET nor a callback_secret for this API key is set; ask the operator to set one, or poll the job instead');
     }
-    await checkCallbackUrl(callbackUrl, policy.callbackAllowHosts, policy.lookup);
+    // Stored as the URL parser writes it: one receiver is then spelled one way, and its
+    // callbacks share one rest when it fails (the outbox keys receivers by origin).
+    callbackUrl = (await checkCallbackUrl(options.callback_url, policy.callbackAllowHosts, policy.lookup)).url.href;
   }
   const deadlineS = options?.deadline_s ?? (policy.defaultDeadlineS > 0 ? policy.defaultDeadlineS : null);
   return {

@@ -1,11 +1,23 @@
 import { Router, type Request, type Response } from 'express';
-import { AppError, errorBody, type JobRecord, type RequestLocals } from '@cutout/shared';
-import { statusOf } from '@cutout/shared/contract';
+import { AppError, errorBody, fetchImage, type JobRecord, type Lookup, type RequestLocals } from '@cutout/shared';
+import { parseJobOptions, statusOf } from '@cutout/shared/contract';
 import { ownerOf } from './auth.js';
 import { toV1Job } from './job-views.js';
-import type { JobService } from './jobs.service.js';
+import { reserveBody } from './body-budget.js';
+import { imageTooLarge } from './jobs.schema.js';
+import { checkRawUpload, type JobService } from './jobs.service.js';
 import { bodyQueued, clientGone, noteJob, readCheckedUpload, sendResult, type RequestLimits } from './route-helpers.js';
 import { jobPath } from './v1.routes.js';
+
+/** How `GET /api/remove?url=` fetches: FETCH_ALLOW_HOSTS and FETCH_TIMEOUT_MS. */
+export interface UrlFetchPolicy {
+  allowHosts: ReadonlySet<string>;
+  timeoutMs: number;
+  /** Name resolution for the URL check (tests give their own). */
+  lookup?: Lookup;
+}
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 
 export interface SyncRouteDeps {
   service: JobService;
@@ -14,6 +26,8 @@ export interface SyncRouteDeps {
   timeoutMs: number;
   /** MODEL: rembg clients may name the model; only the one in use can be asked for. */
   model: string;
+  /** GET /api/remove?url=; default: no host allowed beyond public addresses, 10 s. */
+  fetch?: UrlFetchPolicy;
 }
 
 /** rembg's own parameters, mapped to ours; alpha matting is refused, its thresholds only matter with it. */
@@ -67,15 +81,44 @@ export function syncRoutes(deps: SyncRouteDeps): Router {
     res.status(202).location(jobPath(record.id)).json(toV1Job(record));
   });
 
-  router.post('/api/remove', async (req: Request, res: Response) => {
-    const upload = await readCheckedUpload(req, res, limits, ['multipart'], (fields) => fromRembgFields(fields, deps.model));
-    const record = await run(req, res, upload);
+  /** rembg's answer: the PNG once done; past the timeout 503 with where the job is. */
+  const answerRembg = async (req: Request, res: Response, record: JobRecord) => {
     if (res.writableEnded || res.destroyed) return;
     if (record.status === 'SUCCEEDED') return sendResult(req, res, await service.result(record.id, ownerOf(res)));
     if (record.status === 'FAILED') return sendFailure(res, record);
     res.setHeader('Location', jobPath(record.id));
     res.setHeader('Retry-After', '1');
     throw new AppError(503, 'SYNC_TIMEOUT', `the cutout was not ready within ${timeoutMs} ms (SYNC_TIMEOUT_MS); the job goes on: fetch it from ${jobPath(record.id)}/result`);
+  };
+
+  router.post('/api/remove', async (req: Request, res: Response) => {
+    const upload = await readCheckedUpload(req, res, limits, ['multipart'], (fields) => fromRembgFields(fields, deps.model));
+    await answerRembg(req, res, await run(req, res, upload));
+  });
+
+  // rembg's "Remove from URL": the image is fetched under the rules of callback URLs (CONTRACT
+  // §13), then goes through the queue as an upload would, with the same answers.
+  const fetchPolicy = deps.fetch ?? { allowHosts: new Set<string>(), timeoutMs: DEFAULT_FETCH_TIMEOUT_MS };
+  router.get('/api/remove', async (req: Request, res: Response) => {
+    const { url, ...fields } = req.query as Record<string, unknown>;
+    if (typeof url !== 'string' || url === '') {
+      throw new AppError(400, 'MISSING_IMAGE', 'GET /api/remove needs the image\'s address once, as ?url=<http(s) URL> (or POST the file as multipart field "file")');
+    }
+    // Options first: a bad option costs nothing to report, and is the likelier mistake.
+    const options = parseJobOptions(fromRembgFields(fields, deps.model));
+    // A fetched image is held as an uploaded one is: it counts against BODY_BUDGET_BYTES (at its
+    // most, since its size shows only as it arrives) until it is queued.
+    reserveBody(res, limits.budget, limits.maxImageBytes);
+    const bytes = await fetchImage(url, {
+      allowHosts: fetchPolicy.allowHosts,
+      timeoutMs: fetchPolicy.timeoutMs,
+      maxBytes: limits.maxImageBytes,
+      tooLarge: (size) => imageTooLarge(limits.maxImageBytes, size),
+      signal: clientGone(res),
+      ...(fetchPolicy.lookup ? { lookup: fetchPolicy.lookup } : {}),
+    });
+    const upload = checkRawUpload({ kind: 'bytes', bytes, fields: {} }, limits);
+    await answerRembg(req, res, await run(req, res, { upload, options }));
   });
 
   return router;

@@ -41,7 +41,9 @@ export { checkPngDataLength, maxCompressedSize, pngDataTooLarge, readPngData, sc
 export { checkRedisDurability } from './redis/durability.js';
 export { groupKeys, queueKeyList, GROUP_KEY_SUFFIXES, type GroupKeys } from './redis/keys.js';
 export { type GroupRecord } from './redis/group-record.js';
-export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } from './callbacks/url-guard.js';
+export { checkCallbackUrl, checkFetchUrl, type OutboundTarget, type Lookup } from './outbound/url-guard.js';
+export { isPublicAddress } from './outbound/public-address.js';
+export { fetchImage, MAX_FETCH_REDIRECTS, type FetchImageOptions } from './outbound/fetch-image.js';
 export { signCallback, verifyCallback } from './callbacks/signature.js';
 export { errorMessage } from './error-message.js';
 export { runService, type RunServiceOptions, type ServiceContext, type ServicePart, type StrayErrorOrigin } from './process/run-service.js';

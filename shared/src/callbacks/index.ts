@@ -1,5 +1,4 @@
-export { startCallbackDeliverer, type CallbackSettings } from './start.js';
-export { CallbackDeliverer, type CallbackDelivererOptions } from './deliverer.js';
-export { OutboxRepository, type ClaimedCallback, type DeadCallback, type SettleResult } from './outbox.repository.js';
-export { checkCallbackUrl, isPublicAddress, type CallbackTarget, type Lookup } from './url-guard.js';
+export { startCallbackDeliverer, callbackSecrets, type CallbackSettings } from './start.js';
+export { CallbackDeliverer, secretFor, type CallbackDelivererOptions, type CallbackSecrets } from './deliverer.js';
+export { OutboxRepository, decodeClaim, type ClaimedCallback, type ClaimResult, type DeadCallback, type SettleResult, type SettleOptions, type OutboxRepositoryOptions } from './outbox.repository.js';
 export { signCallback, verifyCallback } from './signature.js';

@@ -48,8 +48,10 @@ export const ERROR_CATALOGUE = {
   INVALID_WAIT: spec(400, false, 'wait is not a number of seconds from 0 to 30'),
   TOO_MANY_ENTRIES: spec(413, false, 'a Vision-style body with more entries than VISION_MAX_REQUESTS'),
   TOO_MANY_IMAGES: spec(413, false, 'a group with more images than GROUP_MAX_IMAGES'),
-  CALLBACK_URL_FORBIDDEN: spec(400, false, 'callback_url is not http(s), does not resolve, or resolves to a non-public address'),
-  CALLBACKS_DISABLED: spec(400, false, 'callback_url was given but CALLBACK_SECRET is not set'),
+  CALLBACK_URL_FORBIDDEN: spec(400, false, 'callback_url is not http(s), does not resolve, or resolves to an address that is not public unicast'),
+  CALLBACKS_DISABLED: spec(400, false, "callback_url was given but neither CALLBACK_SECRET nor the API key's callback_secret is set"),
+  FETCH_URL_FORBIDDEN: spec(400, false, 'the url to fetch (or a redirect it led to) is not http(s), does not resolve, or resolves to an address that is not public unicast'),
+  FETCH_FAILED: spec(422, true, 'the image could not be fetched from the url: no connection, no answer in time, a non-2xx answer, or too many redirects'),
   INVALID_IDEMPOTENCY_KEY: spec(400, false, 'the Idempotency-Key header is empty or longer than 255 characters'),
   IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body'),
   // Who is asking

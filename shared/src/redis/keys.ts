@@ -23,10 +23,29 @@ export interface QueueKeys {
   readonly wake: string;
   /** Zset id → the time (ms) a job must have started by (deadline_s), while it has not. */
   readonly deadlines: string;
-  /** Zset "job:<id>" / "group:<id>" → when its callback delivery is due (ms); the outbox. */
+  /**
+   * Zset "job:<id>" / "group:<id>" → when it joins its delivery lane (ms), +inf once it has: the
+   * outbox, every callback not yet delivered or given up.
+   */
   readonly outbox: string;
-  /** Hash outbox entry → delivery attempts claimed so far. */
+  /** Hash outbox entry → delivery attempts claimed so far; "to:<entry>" → "<API key name>\n<receiver origin>". */
   readonly callbackAttempts: string;
+  /** Zset, by name (score 0): "<lane>\0<due ms>\0<entry>" for each callback waiting in its lane (its API key's, or its receiver's). */
+  readonly callbackQueue: string;
+  /** Zset lane → its last claim (ms): lanes with a due callback and room under CALLBACK_KEY_CONCURRENCY, served in that order. */
+  readonly callbackLanesReady: string;
+  /** Zset lane → when its first callback is due (ms), for lanes whose first is not due yet. */
+  readonly callbackLanesWaiting: string;
+  /** Zset lane → its last claim (ms); forgotten an hour after a lane went idle. */
+  readonly callbackLanesServed: string;
+  /** Hash lane → callback deliveries in flight. */
+  readonly callbackLanesBusy: string;
+  /** Zset outbox entry → the end of its delivery claim's lease (ms). */
+  readonly callbackInflight: string;
+  /** Zset receiver origin → until when no callback is sent to it (ms), after failures. */
+  readonly callbackRest: string;
+  /** Hash receiver origin → its failed deliveries in a row. */
+  readonly callbackFailures: string;
   /** Hash id → when the reaper first saw it in processing without a lease (ms). */
   readonly orphans: string;
   /** List of JSON lines, newest first, one per callback that gave up; capped. */
@@ -78,6 +97,14 @@ export function queueKeys(prefix: string): QueueKeys {
     deadlines: `${prefix}job_deadlines`,
     outbox: `${prefix}callback_outbox`,
     callbackAttempts: `${prefix}callback_attempts`,
+    callbackQueue: `${prefix}callback_queue`,
+    callbackLanesReady: `${prefix}callback_lanes_ready`,
+    callbackLanesWaiting: `${prefix}callback_lanes_waiting`,
+    callbackLanesServed: `${prefix}callback_lanes_served`,
+    callbackLanesBusy: `${prefix}callback_lanes_busy`,
+    callbackInflight: `${prefix}callback_inflight`,
+    callbackRest: `${prefix}callback_rest`,
+    callbackFailures: `${prefix}callback_failures`,
     orphans: `${prefix}job_orphans`,
     callbackDead: `${prefix}callback_dead_letter`,
     reaperLock: `${prefix}reaper_lock`,

@@ -108,7 +108,7 @@ test('the check itself catches a script that builds a key name', async () => {
 test("every script of the repository's flows touches only keys it was given, all in one cluster slot", async () => {
   lines.length = 0;
   const repo = new JobRepository(redis, { keyPrefix: PREFIX, ttlSeconds: 60, leaseMs: 200, maxAttempts: 2 });
-  const outbox = new OutboxRepository(redis, { keyPrefix: PREFIX, deadLetterMax: 10 });
+  const outbox = new OutboxRepository(redis, { keyPrefix: PREFIX, deadLetterMax: 10, laneConcurrency: 2 });
 
   // A single job with a callback: enqueue, take, renew, complete, its callback claimed and settled.
   const single = image();
@@ -117,8 +117,8 @@ test("every script of the repository's flows touches only keys it was given, all
   assert.equal(await repo.renew(s, s.token), true);
   assert.equal(await repo.complete(s.id, s.token, 'b3V0'), true, 'by id alone');
   const claim = await outbox.claim(10_000);
-  assert.ok(claim);
-  await outbox.settle(claim, 'delivered', { maxAttempts: 5, delayMs: 1_000, error: '' });
+  assert.ok(typeof claim === 'object');
+  await outbox.settle(claim, 'delivered', { maxAttempts: 5, delayMs: 1_000, error: '', receiverFailed: false });
 
   // A group of four: complete (the group learnt by the script's answer), fail, retry and release,
   // a crashed worker reaped to WORKER_LOST, a due retry, a deadline, a cancel of what is left.

@@ -80,6 +80,17 @@ local function end_claim(id, record)
   redis.call('ZREM', q.leases, id)
 end
 
+-- A callback into the outbox, with who it is for and where it goes beside it (the deliverers
+-- serve API keys in turn and rest a failing receiver): the key's name and the URL's origin
+-- (scheme://host:port, lower case, no user info; the proxy stores URLs as the URL parser
+-- writes them, so one receiver is spelled one way).
+local function outbox_add(entry, owner, url, now)
+  local origin = string.match(url, '^[%a][%w+.-]*://[^/?#]*') or ''
+  origin = string.lower((string.gsub(origin, '//[^@]*@', '//')))
+  redis.call('ZADD', q.outbox, now, entry)
+  redis.call('HSET', q.cb_attempts, 'to:' .. entry, (owner or '') .. '\\n' .. origin)
+end
+
 -- Everything that follows a job's end, in the step that ends it: its API key's count of
 -- unfinished jobs goes down, its deadline is dropped, its callback (or its group's, when it was
 -- the group's last job) goes into the outbox, every key gets a fresh TTL, and long polls hear of it.
@@ -89,7 +100,7 @@ local function job_ended(id, record, image_in, now)
     if redis.call('HINCRBY', q.owners, f[1], -1) <= 0 then redis.call('HDEL', q.owners, f[1]) end
   end
   redis.call('ZREM', q.deadlines, id)
-  if f[3] and f[3] ~= '' then redis.call('ZADD', q.outbox, now, 'job:' .. id) end
+  if f[3] and f[3] ~= '' then outbox_add('job:' .. id, f[1], f[3], now) end
   redis.call('EXPIRE', record, q.ttl)
   redis.call('EXPIRE', image_in, q.ttl)
   redis.call('PUBLISH', q.done, id)
@@ -99,7 +110,8 @@ local function job_ended(id, record, image_in, now)
     local group, group_jobs = q.group_record, q.group_jobs
     if redis.call('HINCRBY', group, 'unfinished', -1) == 0 then
       redis.call('HSET', group, 'finished_at', now)
-      if redis.call('HEXISTS', group, 'callback_url') == 1 then redis.call('ZADD', q.outbox, now, 'group:' .. f[2]) end
+      local g = redis.call('HMGET', group, 'callback_url', 'owner')
+      if g[1] then outbox_add('group:' .. f[2], g[2], g[1], now) end
       redis.call('PUBLISH', q.done, f[2])
     end
     -- A group lives as long as its newest-ended job.
