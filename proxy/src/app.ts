@@ -16,7 +16,7 @@ import { taskRoutes } from './tasks.routes.js';
 import { v1Routes } from './v1.routes.js';
 import { groupRoutes } from './groups.routes.js';
 import { DEFAULT_GROUP_MAX_IMAGES, GroupService } from './groups.service.js';
-import { DEFAULT_SUBMIT_POLICY, type SubmitPolicy } from './submit-fields.js';
+import { DEFAULT_SUBMIT_POLICY, type KeyPolicy, type SubmitPolicy } from './submit-fields.js';
 import { MemoryGuard } from './memory-guard.js';
 import { createFastJobs } from './fast-jobs.js';
 
@@ -58,7 +58,7 @@ export interface ProxyDeps {
   jobDone?: JobDoneWaits;
   /** API_KEYS / API_KEYS_FILE; none (default): the API is open. */
   apiKeys?: readonly ApiKey[];
-  /** API_KEY_MAX_QUEUED (default 0: no limit). */
+  /** API_KEY_MAX_QUEUED (default 0: no limit); a key's own max_queued (API_KEYS_FILE) overrides it. */
   maxQueuedPerKey?: number;
   /** SYNC_TIMEOUT_MS (default 60 000). */
   syncTimeoutMs?: number;
@@ -75,7 +75,7 @@ export interface ProxyDeps {
   /** GET /api/remove?url= (FETCH_ALLOW_HOSTS, FETCH_TIMEOUT_MS); default: public addresses only, 10 s. */
   urlFetch?: UrlFetchPolicy;
   /** Callbacks (CALLBACK_SECRET, CALLBACK_ALLOW_HOSTS) and JOB_DEFAULT_DEADLINE_S; default: no callbacks, no deadline. */
-  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey' | 'keysWithCallbackSecret'>;
+  submitPolicy?: Omit<SubmitPolicy, 'maxQueuedPerKey' | 'keys'>;
   /**
    * This process's metrics registry: GET /metrics serves it, every request is timed into it,
    * and the queue's sizes are read into it from Redis at each scrape. None: no /metrics.
@@ -110,6 +110,16 @@ function retryAfterHeader(retryAfter: Readonly<Record<string, number>>) {
   };
 }
 
+/** Each key's own max_queued, priorities and whether it signs its callbacks itself, by name: what a submit checks. */
+function keyPolicies(keys: readonly ApiKey[]): ReadonlyMap<string, KeyPolicy> {
+  return new Map(
+    keys.map(({ name, maxQueued, priorities, callbackSecret }) => [
+      name,
+      { ...(maxQueued === undefined ? {} : { maxQueued }), ...(priorities === undefined ? {} : { priorities }), ...(callbackSecret ? { hasCallbackSecret: true } : {}) },
+    ]),
+  );
+}
+
 /** Builds the proxy's express app; the caller listens and owns the Redis connection. */
 export function createApp(deps: ProxyDeps): Express {
   return createProxy(deps).app;
@@ -124,8 +134,7 @@ export function createApp(deps: ProxyDeps): Express {
 export function createProxy(deps: ProxyDeps): { app: Express; listener: RequestListener } {
   checkDeps(deps);
   const guard = createRedisGuard({ logger: deps.logger, timeoutMs: deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS, ...(deps.onRedisStuck ? { onStuck: deps.onRedisStuck } : {}) });
-  const keysWithCallbackSecret = new Set((deps.apiKeys ?? []).filter((k) => k.callbackSecret).map((k) => k.name));
-  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0, keysWithCallbackSecret };
+  const policy = { ...DEFAULT_SUBMIT_POLICY, ...deps.submitPolicy, maxQueuedPerKey: deps.maxQueuedPerKey ?? 0, keys: keyPolicies(deps.apiKeys ?? []) };
   const redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const memory = new MemoryGuard({ jobs: deps.jobs, maxRatio: deps.queueMaxMemoryRatio ?? DEFAULT_QUEUE_MAX_MEMORY_RATIO });
   const jobService = new JobService({ jobs: deps.jobs, logger: deps.logger, limits: deps.limits, guard, jobDone: deps.jobDone, policy, redisTimeoutMs, memory });

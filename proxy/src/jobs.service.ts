@@ -90,7 +90,7 @@ export function refused(queued: Extract<EnqueueResult, { accepted: false }>): Ap
     return new AppError(
       429,
       'KEY_QUEUE_FULL',
-      `this API key already has ${queued.depth} unfinished jobs, its limit (API_KEY_MAX_QUEUED); nothing was queued: send it again after the Retry-After seconds, or wait for your jobs to finish`,
+      `this API key already has ${queued.depth} unfinished jobs, its limit (its max_queued in API_KEYS_FILE, else API_KEY_MAX_QUEUED); nothing was queued: send it again after the Retry-After seconds, or wait for your jobs to finish`,
     );
   }
   return new AppError(
@@ -206,7 +206,7 @@ export class JobService {
     const record: JobRecord = {
       id: jobId,
       status: 'QUEUED',
-      priority: options?.priority ?? 'normal',
+      priority: fields.priority ?? 'normal',
       group: null,
       callbackUrl: fields.callbackUrl ?? null,
       createdAt: Date.now(),

@@ -39,6 +39,7 @@ const SUBMIT_ERRORS: ErrorCode[] = [
   'CALLBACKS_DISABLED',
   'QUEUE_FULL',
   'KEY_QUEUE_FULL',
+  'PRIORITY_NOT_ALLOWED',
   'REDIS_UNAVAILABLE',
   'UNAUTHENTICATED',
 ];
@@ -54,7 +55,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/metadata', summary: 'Queue depth, job counts, model', tag: 'reference', ok: { 200: { description: 'counts', schema: contract.MetadataSchema } }, errors: ['REDIS_UNAVAILABLE', 'UNAUTHENTICATED'] },
   {
     method: 'post', path: '/start_job', summary: 'Queue a job (seed 003)', tag: 'reference', bodies: [{ json: contract.StartJobRequestSchema }],
-    ok: { 200: { description: 'queued', schema: contract.StartJobResponseSchema } }, errors: [...BODY_ERRORS, ...IMAGE_ERRORS, 'QUEUE_FULL', 'KEY_QUEUE_FULL', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'],
+    ok: { 200: { description: 'queued', schema: contract.StartJobResponseSchema } }, errors: [...BODY_ERRORS, ...IMAGE_ERRORS, 'QUEUE_FULL', 'KEY_QUEUE_FULL', 'PRIORITY_NOT_ALLOWED', 'REDIS_UNAVAILABLE', 'UNAUTHENTICATED'],
   },
   { method: 'get', path: '/get_job/{job_id}', summary: 'A job with both images as base64 (seed 003)', tag: 'reference', query: [WAIT], ok: { 200: { description: 'the job', schema: contract.GetJobResponseSchema } }, errors: READ_ERRORS },
   {

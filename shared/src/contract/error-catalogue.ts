@@ -56,7 +56,8 @@ export const ERROR_CATALOGUE = {
   IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body'),
   // Who is asking
   UNAUTHENTICATED: spec(401, false, 'no API key, or one that is not valid'),
-  KEY_QUEUE_FULL: spec(429, true, 'this API key already has API_KEY_MAX_QUEUED unfinished jobs'),
+  KEY_QUEUE_FULL: spec(429, true, 'this API key already has API_KEY_MAX_QUEUED (or its own max_queued) unfinished jobs'),
+  PRIORITY_NOT_ALLOWED: spec(403, false, "the job's priority (normal when none is given) is not one its API key may use (API_KEYS_FILE priorities=)"),
   // Jobs
   JOB_NOT_FOUND: spec(404, false, 'no job has this id (or it belongs to another API key)'),
   JOB_NOT_FINISHED: spec(409, true, 'the job is still QUEUED or RUNNING'),

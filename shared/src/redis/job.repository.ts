@@ -82,7 +82,7 @@ export class JobRepository {
   readonly #queueKeys: string[];
   /** The takes of this repository, one after another (take()). */
   #takes: Promise<void> = Promise.resolve();
-  /** The oldest waiting id as the last successful take left the lists; null: read them. */
+  /** The next waiting id as the last successful take left the queue; null: read it. */
   #nextCandidate: string | null = null;
 
   constructor(
@@ -280,19 +280,21 @@ export class JobRepository {
   }
 
   /**
-   * Takes the oldest waiting job of the highest priority with a lease for `workerId`, in one
-   * atomic step. `job` is null when nothing is waiting; then wait with `waitForWork` and take again.
+   * Takes the next waiting job with a lease for `workerId`, in one atomic step: of the highest
+   * priority with work, the first in its fair order (keys with work waiting are served in turn;
+   * with one key, the oldest). `job` is null when nothing is waiting; then wait with
+   * `waitForWork` and take again.
    *
    * A take needs a candidate's keys (a script never builds a key name, see lua-lib.ts): a read
-   * of the three lists' oldest ids, then the take script given that candidate. When another
+   * of the next id of each priority, then the take script given that candidate. When another
    * worker took the candidate first, or it could not run and was settled, the script's answer
    * names the next candidate, so contention costs one more script call, not another read.
    *
    * The takes of one repository (one batch process) run one at a time: its workers would
-   * otherwise read the same oldest id together and all but one run the script for nothing.
-   * A successful take's answer names the id that is oldest after it, and the next take starts
-   * from that instead of reading the lists again; the script checks it like any candidate, so
-   * a stale one (another process took it, a higher priority arrived) costs one more call.
+   * otherwise read the same next id together and all but one run the script for nothing.
+   * A successful take's answer names the id that is next after it, and the next take starts
+   * from that instead of reading again; the script checks it like any candidate, so a stale one
+   * (another process took it, a higher priority or another key's job arrived) costs one more call.
    */
   take(workerId: string): Promise<TakeResult> {
     const turn = this.#takes.then(() => this.#take(workerId));
@@ -309,7 +311,7 @@ export class JobRepository {
     const failed: TakeResult['failed'] = [];
     let dropped = 0;
     // Used once: a hint left by a take long ago, or one that was wrong, is not tried again.
-    let candidate = this.#nextCandidate ?? (await this.#oldestWaiting());
+    let candidate = this.#nextCandidate ?? (await this.#nextWaiting());
     this.#nextCandidate = null;
     let group = '';
     for (let step = 0; candidate !== '' && step < stepLimit; step++) {
@@ -343,13 +345,22 @@ export class JobRepository {
     return { job: null, failed, dropped };
   }
 
-  /** The id a take would start with: the oldest of the highest priority that has one; '' when none wait. */
-  async #oldestWaiting(): Promise<string> {
+  /**
+   * The id a take would start with, '' when none wait: in the highest priority with work, the
+   * first of its fair order, or its list's oldest when the order is empty (ids queued before it
+   * existed). The take script checks it and names the right one when it was not.
+   */
+  async #nextWaiting(): Promise<string> {
     const k = this.keys;
-    // A pipeline, not MULTI: the take script checks the candidate again, so the three reads
-    // need not be one snapshot.
-    const tails = (await this.redis.multi().lIndex(k.queueHigh, -1).lIndex(k.queue, -1).lIndex(k.queueLow, -1).execAsPipeline()) as unknown as (string | null)[];
-    return tails.find((id) => id !== null && id !== undefined) ?? '';
+    // A pipeline, not MULTI: the take script checks the candidate again, so the reads need not be one snapshot.
+    const reads = this.redis.multi();
+    for (const [list, order] of [[k.queueHigh, k.orderHigh], [k.queue, k.order], [k.queueLow, k.orderLow]] as const) reads.lIndex(list, -1).zRange(order, 0, 0);
+    const replies = (await reads.execAsPipeline()) as unknown as Array<string | null | string[]>;
+    for (let i = 0; i < replies.length; i += 2) {
+      const oldest = replies[i] as string | null;
+      if (oldest) return (replies[i + 1] as string[])[0] ?? oldest;
+    }
+    return '';
   }
 
   /**

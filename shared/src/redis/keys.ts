@@ -7,6 +7,15 @@ export interface QueueKeys {
   readonly queueHigh: string;
   readonly queue: string;
   readonly queueLow: string;
+  /**
+   * The fair order beside each list (CONTRACT §13): a zset of the same queued ids, scored by the
+   * slot each was given, so a take gives out the lowest slot and keys with work are served in turn.
+   */
+  readonly orderHigh: string;
+  readonly order: string;
+  readonly orderLow: string;
+  /** Hash of the fair order's state: round:<priority>, next:<priority>:<owner>, queued:<priority>:<owner> (scripts/fair-order.ts). */
+  readonly orderSlots: string;
   /** List of ids a batch worker has taken and not yet finished. */
   readonly processing: string;
   /** Zset id → lease deadline (ms): the reaper finds expired claims here. */
@@ -87,6 +96,10 @@ export function queueKeys(prefix: string): QueueKeys {
     queueHigh: `${prefix}job_id_high`,
     queue: `${prefix}job_id`,
     queueLow: `${prefix}job_id_low`,
+    orderHigh: `${prefix}job_id_high_order`,
+    order: `${prefix}job_id_order`,
+    orderLow: `${prefix}job_id_low_order`,
+    orderSlots: `${prefix}job_order_slots`,
     processing: `${prefix}job_id_processing`,
     leases: `${prefix}job_leases`,
     delayed: `${prefix}job_delayed`,
@@ -118,7 +131,7 @@ export function queueKeys(prefix: string): QueueKeys {
  * prelude `Q` reads them by position), so each script sees the whole queue the same way.
  */
 export function queueKeyList(k: QueueKeys): string[] {
-  return [k.queueHigh, k.queue, k.queueLow, k.processing, k.leases, k.delayed, k.counts, k.deadLetter, k.ownerActive, k.wake, k.deadlines, k.outbox, k.callbackAttempts, k.orphans, k.callbackDead];
+  return [k.queueHigh, k.queue, k.queueLow, k.processing, k.leases, k.delayed, k.counts, k.deadLetter, k.ownerActive, k.wake, k.deadlines, k.outbox, k.callbackAttempts, k.orphans, k.callbackDead, k.orderHigh, k.order, k.orderLow, k.orderSlots];
 }
 
 export function jobKeys(prefix: string, jobId: string): JobKeys {

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   redis?: ChaosRedisOptions;
   /** Services that reach Redis through a relay of their own (`relays`), which can black-hole. */
   relays?: ReadonlyArray<RelayedService>;
+  /** Headers every client call of the scenario sends (the load and the end checks): an API key when keys are on. */
+  clientHeaders?: Readonly<Record<string, string>>;
   /** Settings for one kind of service only, on top of `env` (e.g. batch's own PREDICT_URL). */
   serviceEnv?: (service: ServiceKind, urls: { predictUrl: string }) => Record<string, string> | undefined;
 }
@@ -58,12 +60,14 @@ export class ChaosCluster {
   proxy!: ChaosService;
   proxyUrl = '';
   predictUrl = '';
+  readonly clientHeaders: Readonly<Record<string, string>>;
   #env: Record<string, string> = {};
   #closing: Promise<void> | undefined;
 
   private constructor(private readonly options: ClusterOptions) {
     this.name = options.name;
     this.prefix = `chaos-${options.name}:`;
+    this.clientHeaders = options.clientHeaders ?? {};
   }
 
   static async start(options: ClusterOptions): Promise<ChaosCluster> {

@@ -53,6 +53,8 @@ export interface LoadOptions {
   ratePerSecond?: number;
   /** Longest one upload may wait for an answer; the proxy must answer (even 503) well within it. */
   requestTimeoutMs?: number;
+  /** Sent with every upload (an API key). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const MAX_RETRY_AFTER_S = 5;
@@ -125,7 +127,7 @@ export class LoadGenerator {
       try {
         res = await fetch(`${this.#options.proxyUrl}/start_job`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...this.#options.headers, 'content-type': 'application/json' },
           body,
           signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(timeoutMs)]),
         });

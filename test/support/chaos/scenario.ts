@@ -55,6 +55,7 @@ export async function runScenario(
     proxyUrl: cluster.proxyUrl,
     images: payloads,
     concurrency: options.concurrency ?? 8,
+    headers: cluster.clientHeaders,
     ...(options.ratePerSecond !== undefined ? { ratePerSecond: options.ratePerSecond } : {}),
   });
   const started = Date.now();

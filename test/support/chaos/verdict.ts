@@ -8,6 +8,9 @@ const FINISHED = new Set(['SUCCEEDED', 'FAILED']);
 export function layoutKeys(prefix: string) {
   return {
     queue: `${prefix}job_id`,
+    /** The fair order beside each priority's list, and its state (CONTRACT §13). */
+    orders: [`${prefix}job_id_high_order`, `${prefix}job_id_order`, `${prefix}job_id_low_order`],
+    orderSlots: `${prefix}job_order_slots`,
     processing: `${prefix}job_id_processing`,
     leases: `${prefix}job_leases`,
     delayed: `${prefix}job_delayed`,
@@ -198,12 +201,23 @@ async function readDeadLetters(cluster: ChaosCluster): Promise<Map<string, { cod
 async function leftovers(cluster: ChaosCluster): Promise<string[]> {
   const k = layoutKeys(cluster.prefix);
   const admin = cluster.redis.admin;
-  const [processing, queued, leases, delayed] = await Promise.all([admin.lRange(k.processing, 0, -1), admin.lLen(k.queue), admin.zCard(k.leases), admin.zCard(k.delayed)]);
+  const [processing, queued, leases, delayed, ordered, slots] = await Promise.all([
+    admin.lRange(k.processing, 0, -1),
+    admin.lLen(k.queue),
+    admin.zCard(k.leases),
+    admin.zCard(k.delayed),
+    Promise.all(k.orders.map((key) => admin.zCard(key))),
+    admin.exists(k.orderSlots),
+  ]);
   const problems: string[] = [];
   if (processing.length > 0) problems.push(`job_id_processing still holds ${processing.length} ids: ${processing.slice(0, 5).join(', ')}`);
   if (queued > 0) problems.push(`job_id still holds ${queued} ids`);
   if (leases > 0) problems.push(`job_leases still holds ${leases} ids`);
   if (delayed > 0) problems.push(`job_delayed still holds ${delayed} ids`);
+  k.orders.forEach((key, i) => {
+    if (ordered[i]! > 0) problems.push(`${key} (the fair order) still holds ${ordered[i]} ids`);
+  });
+  if (slots > 0) problems.push(`${k.orderSlots} is left behind with nothing queued`);
   return problems;
 }
 
@@ -213,7 +227,7 @@ async function clientView(cluster: ChaosCluster, facts: readonly JobFacts[]): Pr
   const queue = [...facts];
   const check = async (): Promise<void> => {
     for (let f = queue.shift(); f; f = queue.shift()) {
-      const res = await fetch(`${cluster.proxyUrl}/get_job/${f.id}`);
+      const res = await fetch(`${cluster.proxyUrl}/get_job/${f.id}`, { headers: cluster.clientHeaders });
       const body = (await res.json()) as { job_status?: string; img_out_base64?: string | null; error?: { code: string } };
       if (res.status !== 200 || body.job_status !== f.record.status) problems.push(`${f.id}: get_job answered ${res.status} ${body.job_status}, Redis says ${f.record.status}`);
       else if (body.job_status === 'SUCCEEDED' && !body.img_out_base64) problems.push(`${f.id}: get_job SUCCEEDED without img_out_base64`);

@@ -46,7 +46,7 @@ local function write_job(id, record, image_in, input, fields, c, now)
   -- Queued and running jobs never expire: a TTL counts from the job's end (job_ended). The SET
   -- above already dropped any TTL of image_in; HSET keeps a record's, so it is taken off here.
   redis.call('PERSIST', record)
-  redis.call('LPUSH', queue_of(c.priority), id)
+  queue_new(id, c.priority, c.owner)
   redis.call('HINCRBY', q.counts, 'submitted', 1)
 end
 `;
@@ -56,7 +56,7 @@ export const enqueueScript = new LuaScript(`
 -- wake one worker. One step, so no id is ever queued without its image, the depth and per-key
 -- checks cannot race another upload, and an idempotency key maps to exactly one job. Refused
 -- whole while Redis is over maxmemory (no allow-oom).
--- KEYS[16] <id>_job   KEYS[17] <id>_image_in   KEYS[18] idempotency key
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_in   KEYS[22] idempotency key
 -- ARGV[7] job id   ARGV[8] input base64   ARGV[9] format   ARGV[10] width   ARGV[11] height
 -- ARGV[12] input bytes   ARGV[13] max queue depth   ARGV[14] options JSON ('' = defaults)
 -- ARGV[15] owner ('' = open API)   ARGV[16] owner's most unfinished jobs (0 = no limit)
@@ -67,7 +67,7 @@ export const enqueueScript = new LuaScript(`
 -- { -4 } past the caller's deadline.
 ${PRELUDE}${ADMIT_AND_WRITE}
 local id = ARGV[7]
-local hit = idempotent_hit(KEYS[18], ARGV[20])
+local hit = idempotent_hit(KEYS[22], ARGV[20])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
 local depth = queued_depth()
@@ -75,8 +75,8 @@ local refused = refusal(depth, 1, tonumber(ARGV[13]), ARGV[15], tonumber(ARGV[16
 if refused then return { refused } end
 local c = { options = ARGV[14], owner = ARGV[15], priority = ARGV[17], deadline_ms = tonumber(ARGV[18]),
   callback = ARGV[19], group = '' }
-write_job(id, KEYS[16], KEYS[17], ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
-if ARGV[20] ~= '' then redis.call('SET', KEYS[18], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
+write_job(id, KEYS[20], KEYS[21], ARGV[8], { 'format', ARGV[9], 'width', ARGV[10], 'height', ARGV[11], 'bytes', ARGV[12] }, c, now_ms())
+if ARGV[20] ~= '' then redis.call('SET', KEYS[22], ARGV[20] .. ' ' .. id, 'EX', q.ttl) end
 wake(1)
 return { 1, depth + 1 }
 `);
@@ -84,8 +84,8 @@ return { 1, depth + 1 }
 export const enqueueGroupScript = new LuaScript(`
 -- Queue a group: one job per image and the group's record, all or none, in one step. Refused
 -- whole while Redis is over maxmemory (no allow-oom).
--- KEYS[16] <gid>_group   KEYS[17] <gid>_group_jobs   KEYS[18] idempotency key
--- KEYS[19..] each image's <id>_job and <id>_image_in, in the order of the images
+-- KEYS[20] <gid>_group   KEYS[21] <gid>_group_jobs   KEYS[22] idempotency key
+-- KEYS[23..] each image's <id>_job and <id>_image_in, in the order of the images
 -- ARGV[7] group id   ARGV[8] max queue depth   ARGV[9] options JSON   ARGV[10] owner
 -- ARGV[11] owner's most unfinished jobs   ARGV[12] priority   ARGV[13] deadline ms (0 = none)
 -- ARGV[14] group callback URL ('')   ARGV[15] idempotency value ('')   ARGV[16] not after (ms, 0 = none)
@@ -93,7 +93,7 @@ export const enqueueGroupScript = new LuaScript(`
 -- Returns as enqueue does; { 2, group id } for an idempotent repeat.
 ${PRELUDE}${ADMIT_AND_WRITE}
 local gid, n = ARGV[7], tonumber(ARGV[17])
-local hit = idempotent_hit(KEYS[18], ARGV[15])
+local hit = idempotent_hit(KEYS[22], ARGV[15])
 if hit == -3 then return { -3 } end
 if hit then return { 2, hit } end
 local depth = queued_depth()
@@ -102,14 +102,14 @@ if refused then return { refused } end
 local now = now_ms()
 -- A group's own callback fires once at its end; its jobs carry none.
 local c = { options = ARGV[9], owner = ARGV[10], priority = ARGV[12], deadline_ms = tonumber(ARGV[13]), callback = '', group = gid }
-redis.call('HSET', KEYS[16], 'created_at', now, 'size', n, 'unfinished', n, 'options', ARGV[9], 'owner', ARGV[10])
-if ARGV[14] ~= '' then redis.call('HSET', KEYS[16], 'callback_url', ARGV[14]) end
+redis.call('HSET', KEYS[20], 'created_at', now, 'size', n, 'unfinished', n, 'options', ARGV[9], 'owner', ARGV[10])
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[20], 'callback_url', ARGV[14]) end
 for i = 0, n - 1 do
   local a = 18 + i * 6
-  write_job(ARGV[a], KEYS[19 + i * 2], KEYS[20 + i * 2], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
-  redis.call('RPUSH', KEYS[17], ARGV[a])
+  write_job(ARGV[a], KEYS[23 + i * 2], KEYS[24 + i * 2], ARGV[a + 1], { 'format', ARGV[a + 2], 'width', ARGV[a + 3], 'height', ARGV[a + 4], 'bytes', ARGV[a + 5] }, c, now)
+  redis.call('RPUSH', KEYS[21], ARGV[a])
 end
-if ARGV[15] ~= '' then redis.call('SET', KEYS[18], ARGV[15] .. ' ' .. gid, 'EX', q.ttl) end
+if ARGV[15] ~= '' then redis.call('SET', KEYS[22], ARGV[15] .. ' ' .. gid, 'EX', q.ttl) end
 wake(n)
 return { 1, depth + n }
 `);

@@ -14,13 +14,13 @@ export const completeScript = new LuaScript(`
 -- record's own times, on the Redis clock). Refused whole while Redis is over maxmemory (no
 -- allow-oom): the output is the largest thing a job writes; the worker keeps its lease and
 -- tries again.
--- KEYS[16] <id>_job   KEYS[17] <id>_image_out   KEYS[18] <id>_image_in   (then the group's keys)
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_out   KEYS[22] <id>_image_in   (then the group's keys)
 -- ARGV[7] job id   ARGV[8] fencing token   ARGV[9] output base64   ARGV[10] timings JSON or ''
 -- ARGV[11] worker id ('' = not checked)
 -- Returns 1 when stored, 0 when the claim is no longer the caller's (nothing written), or
 -- { 'need_group', gid }.
 ${PRELUDE}${LEASE_STATE}
-local id, record = ARGV[7], KEYS[16]
+local id, record = ARGV[7], KEYS[20]
 local state = lease_state(record, ARGV[8], ARGV[11])
 if state == 'succeeded' then return 1 end
 if state ~= 'owner' then return 0 end
@@ -38,7 +38,7 @@ local function timings_with_queue_wait(json)
 end
 local now = now_ms()
 end_claim(id, record)
-redis.call('SET', KEYS[17], ARGV[9], 'EX', q.ttl)
+redis.call('SET', KEYS[21], ARGV[9], 'EX', q.ttl)
 redis.call('HSET', record, 'status', 'SUCCEEDED', 'finished_at', now, 'settled', ARGV[8] .. ':succeeded')
 if ARGV[10] ~= '' then
   local timings = timings_with_queue_wait(ARGV[10])
@@ -46,7 +46,7 @@ if ARGV[10] ~= '' then
 end
 redis.call('HINCRBY', record, 'output_writes', 1)
 redis.call('HINCRBY', q.counts, 'succeeded', 1)
-job_ended(id, record, KEYS[18], now)
+job_ended(id, record, KEYS[22], now)
 return 1
 `);
 
@@ -54,19 +54,19 @@ export const failScript = new LuaScript(
   `
 -- Mark a job FAILED with a reason and dead-letter it, in one step. Runs while Redis is over
 -- maxmemory (allow-oom): a job's end gives its keys their TTL, so it frees memory in time.
--- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys)
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_in   (then the group's keys)
 -- ARGV[7] job id   ARGV[8] fencing token   ARGV[9] error code   ARGV[10] error message
 -- ARGV[11] worker id ('' = not checked)
 -- Returns 1 when recorded, 0 when the claim is no longer the caller's (nothing written), or
 -- { 'need_group', gid }.
 ${PRELUDE}${LEASE_STATE}
-local state = lease_state(KEYS[16], ARGV[8], ARGV[11])
+local state = lease_state(KEYS[20], ARGV[8], ARGV[11])
 if state == 'failed' then return 1 end
 if state ~= 'owner' then return 0 end
-local missing = group_missing(KEYS[16])
+local missing = group_missing(KEYS[20])
 if missing then return { 'need_group', missing } end
-finish_failed(ARGV[7], KEYS[16], KEYS[17], ARGV[9], ARGV[10], now_ms())
-redis.call('HSET', KEYS[16], 'settled', ARGV[8] .. ':failed')
+finish_failed(ARGV[7], KEYS[20], KEYS[21], ARGV[9], ARGV[10], now_ms())
+redis.call('HSET', KEYS[20], 'settled', ARGV[8] .. ':failed')
 return 1
 `,
   { allowOom: true },
@@ -77,13 +77,13 @@ export const retryScript = new LuaScript(
 -- A retryable failure: QUEUED again once the delay has passed (the reaper moves due jobs
 -- back onto their queue), or FAILED with this error when the job has used up its attempts.
 -- Runs while Redis is over maxmemory (allow-oom): it moves an id, or ends the job.
--- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys)
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_in   (then the group's keys)
 -- ARGV[7] job id   ARGV[8] fencing token   ARGV[9] error code   ARGV[10] error message   ARGV[11] delay ms
 -- ARGV[12] worker id ('' = not checked)
 -- Returns 'retry', 'failed', 0 when the claim is no longer the caller's (nothing written), or
 -- { 'need_group', gid }.
 ${PRELUDE}${LEASE_STATE}
-local id, record, image_in = ARGV[7], KEYS[16], KEYS[17]
+local id, record, image_in = ARGV[7], KEYS[20], KEYS[21]
 local state = lease_state(record, ARGV[8], ARGV[12])
 if state == 'retry' or state == 'failed' then return state end
 if state ~= 'owner' then return 0 end
@@ -109,8 +109,8 @@ export const cancelScript = new LuaScript(
   `
 -- Cancel a job, or every unfinished job of a group, in one step (see cancel_job). Runs while
 -- Redis is over maxmemory (allow-oom): it ends jobs, so their keys get their TTL.
--- A job: KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then its group's keys)
--- A group (ARGV[1] is its id, its keys are the last two KEYS): KEYS[16..] each job's <id>_job
+-- A job: KEYS[20] <id>_job   KEYS[21] <id>_image_in   (then its group's keys)
+-- A group (ARGV[1] is its id, its keys are the last two KEYS): KEYS[20..] each job's <id>_job
 --   and <id>_image_in, in the order of <gid>_group_jobs, which the caller read.
 -- ARGV[7] 'job' or 'group'   ARGV[8] the job's or the group's id   ARGV[9..] a group's job ids
 -- Returns the number of jobs cancelled (0 when all had already ended), -1 for an unknown id,
@@ -118,10 +118,10 @@ export const cancelScript = new LuaScript(
 ${PRELUDE}
 local now = now_ms()
 if ARGV[7] == 'job' then
-  if redis.call('EXISTS', KEYS[16]) == 0 then return -1 end
-  local missing = group_missing(KEYS[16])
+  if redis.call('EXISTS', KEYS[20]) == 0 then return -1 end
+  local missing = group_missing(KEYS[20])
   if missing then return { 'need_group', missing } end
-  if cancel_job(ARGV[8], KEYS[16], KEYS[17], now) then return 1 end
+  if cancel_job(ARGV[8], KEYS[20], KEYS[21], now) then return 1 end
   return 0
 end
 if redis.call('EXISTS', q.group_record) == 0 then return -1 end
@@ -133,7 +133,7 @@ for i, id in ipairs(ids) do
   if id ~= ARGV[8 + i] then return redis.error_reply('cancel: the group job list is not the one given') end
 end
 for i, id in ipairs(ids) do
-  if cancel_job(id, KEYS[14 + i * 2], KEYS[15 + i * 2], now) then cancelled = cancelled + 1 end
+  if cancel_job(id, KEYS[18 + i * 2], KEYS[19 + i * 2], now) then cancelled = cancelled + 1 end
 end
 return cancelled
 `,

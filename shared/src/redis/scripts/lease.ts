@@ -23,19 +23,19 @@ export const releaseScript = new LuaScript(
 -- Hand a job back at shutdown: QUEUED again at the oldest end of its queue (it is older than
 -- anything waiting), and the attempt is given back: stopping a worker is not the job's fault.
 -- Runs while Redis is over maxmemory (allow-oom: it moves an id, it adds nothing).
--- KEYS[16] <id>_job
+-- KEYS[20] <id>_job
 -- ARGV[7] job id   ARGV[8] fencing token   ARGV[9] worker id ('' = not checked)
 -- Returns 1 when handed back (now or by an earlier call for this claim), 0 when the claim is
 -- no longer the caller's (nothing written).
 ${PRELUDE}${LEASE_STATE}
-local id, record = ARGV[7], KEYS[16]
+local id, record = ARGV[7], KEYS[20]
 local state = lease_state(record, ARGV[8], ARGV[9])
 if state == 'released' then return 1 end
 if state ~= 'owner' then return 0 end
 end_claim(id, record)
 redis.call('HSET', record, 'status', 'QUEUED', 'settled', ARGV[8] .. ':released')
 redis.call('HINCRBY', record, 'attempts', -1)
-make_runnable(id, record, true)
+make_runnable(id, record)
 return 1
 `,
   { allowOom: true },

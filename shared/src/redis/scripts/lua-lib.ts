@@ -2,8 +2,8 @@
  * Lua pieces the scripts share. Each script pastes `PRELUDE` (and whatever else it needs) above
  * its body, so every script still runs as one self-contained atomic step.
  *
- * Every state-changing script gets the same first 15 KEYS (queueKeyList in keys.ts) and the same
- * first 6 ARGV (commonArgs in the repository); its own KEYS start at 16 and its own ARGV at 7.
+ * Every state-changing script gets the same first 19 KEYS (queueKeyList in keys.ts) and the same
+ * first 6 ARGV (commonArgs in the repository); its own KEYS start at 20 and its own ARGV at 7.
  *
  * No script builds a key name: every key it touches comes in KEYS, so with a hash-tagged
  * REDIS_KEY_PREFIX (`{cutout}:`) a deployment lives in one Redis Cluster slot. A step that may end
@@ -12,23 +12,27 @@
  * answers { 'need_group', gid } so the caller sends it again with them (group_missing).
  */
 
+import { FAIR_ORDER } from './fair-order.js';
+
 /** Most wake tokens kept: enough for every idle worker of a large deployment; more would only use memory. */
 export const WAKE_CAP = 10_000;
 
 /** How many KEYS and ARGV the prelude takes; a script's own start after them. */
-export const COMMON_KEYS = 15;
+export const COMMON_KEYS = 19;
 export const COMMON_ARGS = 6;
 
 export const PRELUDE = `
 -- Common KEYS: 1 job_id_high  2 job_id  3 job_id_low  4 job_id_processing  5 job_leases
 --   6 job_delayed  7 job_counts  8 job_dead_letter  9 job_owner_active  10 job_wake
 --   11 job_deadlines  12 callback_outbox  13 callback_attempts  14 job_orphans  15 callback_dead_letter
+--   16 job_id_high_order  17 job_id_order  18 job_id_low_order  19 job_order_slots
 -- Common ARGV: 1 the group of the job this step may end ('' = none or not known; when set, the
 --   last two KEYS are its <gid>_group and <gid>_group_jobs)  2 ttl seconds  3 dead-letter max
 --   4 job-done channel  5 max attempts  6 job-cancel channel
 local q = { high = KEYS[1], normal = KEYS[2], low = KEYS[3], processing = KEYS[4], leases = KEYS[5],
   delayed = KEYS[6], counts = KEYS[7], dead_letter = KEYS[8], owners = KEYS[9], wake = KEYS[10],
   deadlines = KEYS[11], outbox = KEYS[12], cb_attempts = KEYS[13], orphans = KEYS[14], cb_dead = KEYS[15],
+  slots = KEYS[19],
   group = ARGV[1], ttl = tonumber(ARGV[2]), dead_max = tonumber(ARGV[3]), done = ARGV[4],
   max_attempts = tonumber(ARGV[5]), cancel = ARGV[6] }
 if q.group ~= '' then q.group_record, q.group_jobs = KEYS[#KEYS - 1], KEYS[#KEYS] end
@@ -39,11 +43,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function queue_of(priority)
-  if priority == 'high' then return q.high elseif priority == 'low' then return q.low end
-  return q.normal
-end
-
+${FAIR_ORDER}
 -- The job's group when this step was not given its keys, else false. A step that would end the
 -- job checks it before its first write and answers { 'need_group', gid } instead: a job's group
 -- never changes, so the caller's second call, with the group's keys, finds the same answer.
@@ -61,11 +61,10 @@ local function wake(n)
   if length > ${WAKE_CAP} then redis.call('LTRIM', q.wake, 0, ${WAKE_CAP - 1}) end
 end
 
--- Queue a job that may run (again): at the oldest end of its priority's list when it is older
--- than what waits (retries, requeues), at the newest end otherwise.
-local function make_runnable(id, record, oldest)
-  local list = queue_of(redis.call('HGET', record, 'priority'))
-  if oldest then redis.call('RPUSH', list, id) else redis.call('LPUSH', list, id) end
+-- Queue a job that may run again (a retry, a requeue): it is older than what waits.
+local function make_runnable(id, record)
+  local f = redis.call('HMGET', record, 'priority', 'owner')
+  queue_oldest(id, f[1], f[2] or '')
   wake(1)
 end
 
@@ -137,10 +136,10 @@ end
 -- A running job's worker is told on the cancel channel, and its late result is refused by the
 -- fencing check (the job is no longer RUNNING). Returns false when the job had already ended.
 local function cancel_job(id, record, image_in, now)
-  local f = redis.call('HMGET', record, 'status', 'priority')
+  local f = redis.call('HMGET', record, 'status', 'priority', 'owner')
   if f[1] == 'QUEUED' then
-    redis.call('LREM', queue_of(f[2]), 0, id)
-    redis.call('ZREM', q.delayed, id)
+    -- A retry waiting for its time is in the retry set, not on a queue.
+    if redis.call('ZREM', q.delayed, id) == 0 then unqueue(id, f[2], f[3] or '') end
   elseif f[1] == 'RUNNING' then
     end_claim(id, record)
     redis.call('PUBLISH', q.cancel, id)

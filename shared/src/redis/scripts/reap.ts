@@ -53,18 +53,18 @@ export const reapJobScript = new LuaScript(
 -- 'orphan': an id in processing still without a lease after its grace: put back on the queue.
 -- 'deadline': a job whose start deadline passed ends FAILED DEADLINE_EXCEEDED where it waits,
 --   so a stale backlog drains without a worker taking each one.
--- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys when ARGV[1] names it)
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_in   (then the group's keys when ARGV[1] names it)
 -- ARGV[7] 'due', 'lease', 'orphan' or 'deadline'   ARGV[8] job id   ARGV[9] orphan grace ms
 -- Returns 'promoted', 'requeued', 'failed', 'orphan', 'deadline', 0 when there was nothing (more)
 -- to do, or { 'need_group', gid } (nothing written).
 ${PRELUDE}
-local kind, id, record, image_in = ARGV[7], ARGV[8], KEYS[16], KEYS[17]
+local kind, id, record, image_in = ARGV[7], ARGV[8], KEYS[20], KEYS[21]
 local now = now_ms()
 
 local function requeue()
   end_claim(id, record)
   redis.call('HSET', record, 'status', 'QUEUED')
-  make_runnable(id, record, true)
+  make_runnable(id, record)
 end
 
 local function is_due(set)
@@ -77,7 +77,7 @@ if kind == 'due' then
   redis.call('ZREM', q.delayed, id)
   if redis.call('HGET', record, 'status') ~= 'QUEUED' then return 0 end
   redis.call('HDEL', record, 'retry_at')
-  make_runnable(id, record, true)
+  make_runnable(id, record)
   return 'promoted'
 elseif kind == 'lease' then
   if not is_due(q.leases) then return 0 end
@@ -115,15 +115,14 @@ elseif kind == 'orphan' then
   return 0
 elseif kind == 'deadline' then
   if not is_due(q.deadlines) then return 0 end
-  local f = redis.call('HMGET', record, 'status', 'priority')
+  local f = redis.call('HMGET', record, 'status', 'priority', 'owner')
   if f[1] ~= 'QUEUED' then
     redis.call('ZREM', q.deadlines, id)
     return 0
   end
   local missing = group_missing(record)
   if missing then return { 'need_group', missing } end
-  redis.call('LREM', queue_of(f[2]), 0, id)
-  redis.call('ZREM', q.delayed, id)
+  if redis.call('ZREM', q.delayed, id) == 0 then unqueue(id, f[2], f[3] or '') end
   finish_failed(id, record, image_in, 'DEADLINE_EXCEEDED', 'the job was not started within its deadline_s; it did not run', now)
   return 'deadline'
 end

@@ -2,17 +2,18 @@ import { LuaScript } from '../lua-script.js';
 import { PRELUDE } from './lua-lib.js';
 
 export const takeScript = new LuaScript(`
--- Take the candidate (the id the caller read as the oldest waiting one of the highest priority
--- that has one) with a lease, in one step: off its queue onto the processing list, one more
--- attempt, a new fencing token (the claim counter and the caller's random nonce), RUNNING, and a
--- lease the reaper can find. Refused whole while Redis is over maxmemory (no allow-oom): a take
--- hands out work whose output needs room.
--- When the candidate is no longer the oldest (another worker took it), nothing is written and
+-- Take the candidate (the id the caller read as the next one: the first in the fair order of the
+-- highest priority that has work, see head() in fair-order.ts) with a lease, in one step: off
+-- its list and its fair order onto the processing list, one more attempt, a new fencing token
+-- (the claim counter and the caller's random nonce), RUNNING, and a lease the reaper can find;
+-- the priority's round moves on to its slot. Refused whole while Redis is over maxmemory (no
+-- allow-oom): a take hands out work whose output needs room.
+-- When the candidate is no longer the next one (another worker took it), nothing is written and
 -- the answer names the id that is. A candidate that cannot run is settled, one per call: one
 -- whose record is gone (or that already ended) is dropped; one whose input is gone, that used up
 -- its attempts, or whose deadline passed before it started ends FAILED (INPUT_EXPIRED,
 -- TOO_MANY_ATTEMPTS, DEADLINE_EXCEEDED) without running; the answer names the next candidate.
--- KEYS[16] <id>_job   KEYS[17] <id>_image_in   (then the group's keys when ARGV[1] names it)
+-- KEYS[20] <id>_job   KEYS[21] <id>_image_in   (then the group's keys when ARGV[1] names it)
 -- ARGV[7] worker id   ARGV[8] lease ms   ARGV[9] candidate id   ARGV[10] nonce
 -- Returns { 'taken', token, attempts, input base64, options JSON or '', format, width, height, group or '',
 --   ms since submit, the next candidate or '' },
@@ -20,20 +21,15 @@ export const takeScript = new LuaScript(`
 --   or { 'need_group', gid } (nothing written: call again with that group's keys).
 ${PRELUDE}
 local now = now_ms()
-local id, record, image_in = ARGV[9], KEYS[16], KEYS[17]
-local function oldest()
-  for _, list in ipairs({ q.high, q.normal, q.low }) do
-    local tail = redis.call('LINDEX', list, -1)
-    if tail then return tail, list end
-  end
-  return false, nil
-end
-local head, list = oldest()
-if head ~= id then return { 'moved', head or '' } end
-local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height', 'group', 'created_at')
+local id, record, image_in = ARGV[9], KEYS[20], KEYS[21]
+local next_id, priority, score = head()
+if next_id ~= id then return { 'moved', next_id or '' } end
+local f = redis.call('HMGET', record, 'status', 'attempts', 'options', 'format', 'width', 'height', 'group', 'created_at', 'owner')
+-- The owner whose queued count this id is in; false when its record is gone.
+local owner = f[1] and (f[9] or '')
 if f[1] ~= 'QUEUED' then
-  redis.call('RPOP', list)
-  return { 'dropped', (oldest()) or '' }
+  unqueue(id, priority, owner)
+  return { 'dropped', (head()) or '' }
 end
 local attempts = tonumber(f[2] or '0')
 local input = redis.call('GET', image_in)
@@ -50,11 +46,12 @@ end
 if code then
   local missing = group_missing(record)
   if missing then return { 'need_group', missing } end
-  redis.call('RPOP', list)
+  unqueue(id, priority, owner)
   finish_failed(id, record, image_in, code, message, now)
-  return { 'failed', code, (oldest()) or '' }
+  return { 'failed', code, (head()) or '' }
 end
-redis.call('RPOP', list)
+-- Once nothing waits (the state is gone), there is no round to move on.
+if not unqueue(id, priority, owner) then enter_round(priority, score, owner) end
 redis.call('LPUSH', q.processing, id)
 -- Started: the deadline (which is about starting) no longer applies.
 redis.call('ZREM', q.deadlines, id)
@@ -67,5 +64,5 @@ redis.call('ZADD', q.leases, lease_deadline, id)
 -- Ms since submit by Redis's clock is batch's queue-wait metric; the next candidate saves the
 -- caller's next take its read of the lists.
 return { 'taken', token, attempts, input, f[3] or '', f[4] or '', f[5] or '0', f[6] or '0', f[7] or '',
-  now - tonumber(f[8] or now), (oldest()) or '' }
+  now - tonumber(f[8] or now), (head()) or '' }
 `);
