@@ -50,7 +50,7 @@ export const ERROR_CATALOGUE = {
   CALLBACK_URL_FORBIDDEN: spec(400, false, 'callback_url is not http(s), does not resolve, or resolves to a non-public address'),
   CALLBACKS_DISABLED: spec(400, false, 'callback_url was given but CALLBACK_SECRET is not set'),
   INVALID_IDEMPOTENCY_KEY: spec(400, false, 'the Idempotency-Key header is empty or longer than 255 characters'),
-  IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body'),
+  IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body, or on the other route (a key names a job or a group)'),
   // Who is asking
   UNAUTHENTICATED: spec(401, false, 'no API key, or one that is not valid'),
   KEY_QUEUE_FULL: spec(429, true, 'this API key already has API_KEY_MAX_QUEUED unfinished jobs'),
