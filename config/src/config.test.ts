@@ -12,7 +12,9 @@ test('defaults apply when nothing is set', () => {
   assert.equal(config.model, DEFAULTS.MODEL);
   assert.equal(config.redisUrlSet, false);
   assert.equal(config.batchMetricsPort, 5002);
-  assert.equal(config.batchMetricsHost, '0.0.0.0');
+  assert.equal(config.batchMetricsHost, '127.0.0.1');
+  assert.equal(config.predictHost, '127.0.0.1');
+  assert.equal(config.proxyHost, '0.0.0.0', 'the proxy is the public API');
   assert.ok(Object.isFrozen(config));
 });
 
@@ -95,4 +97,20 @@ test('settings the chaos scenarios run with are accepted: a predict deadline lon
   const config = loadConfig({ JOB_LEASE_MS: '600', PREDICT_TIMEOUT_MS: '20000', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '2000', JOB_DEFAULT_DEADLINE_S: '1' });
   assert.equal(config.predictTimeoutMs, 20_000);
   assert.equal(config.batchRedisTimeoutMs, 150);
+});
+
+test('predict: PREDICT_HOST off loopback without PREDICT_TOKEN is refused, naming both variables', () => {
+  const token = 'a-token-of-16-chars-or-more';
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', 'predict', 'localhost']) {
+    assert.throws(
+      () => loadConfig({ PREDICT_HOST: host }, 'predict'),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.startsWith(`PREDICT_HOST=${JSON.stringify(host)}`) && p.includes('PREDICT_TOKEN')),
+      host,
+    );
+    assert.equal(loadConfig({ PREDICT_HOST: host, PREDICT_TOKEN: token }, 'predict').predictHost, host);
+    // Only predict listens there: the other services read PREDICT_HOST without serving on it.
+    assert.equal(loadConfig({ PREDICT_HOST: host }, 'batch').predictHost, host);
+  }
+  for (const host of ['127.0.0.1', '::1']) assert.equal(loadConfig({ PREDICT_HOST: host }, 'predict').predictHost, host);
+  assert.equal(loadConfig({}, 'predict').predictHost, '127.0.0.1');
 });

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
+import { isLoopbackAddress } from './loopback.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -181,8 +182,11 @@ function batchRedisTimeout(r: Reader, jobLeaseMs: number): number {
   return timeoutMs;
 }
 
-/** Reads and checks every setting; throws ConfigError naming each bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and checks every setting; throws ConfigError naming each bad variable. `service` adds the
+ * checks of the service that will run with them ('predict': its listening address needs a token).
+ */
+export function loadConfig(env: Env = process.env, service?: string): Config {
   const r = new Reader(env);
   const redisUrlRaw = r.raw('REDIS_URL');
   const redisUrl = r.url('REDIS_URL', redisUrlRaw ?? DEFAULTS.REDIS_URL, ['redis:', 'rediss:']);
@@ -265,14 +269,28 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.retryMaxDelayMs < config.retryBaseDelayMs) {
     r.problems.push(`RETRY_MAX_DELAY_MS=${config.retryMaxDelayMs}: must be at least RETRY_BASE_DELAY_MS (${config.retryBaseDelayMs})`);
   }
+  if (service === 'predict') r.problems.push(...predictExposureProblems(config));
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
+}
+
+/**
+ * predict runs images through the model for anyone who reaches it, around the queue, its
+ * admission and API keys. Off loopback it must ask for PREDICT_TOKEN (batch sends it).
+ */
+function predictExposureProblems(config: Config): string[] {
+  if (config.predictToken !== '' || isLoopbackAddress(config.predictHost)) return [];
+  return [
+    `PREDICT_HOST=${JSON.stringify(config.predictHost)} without PREDICT_TOKEN: predict would answer POST /predict and /metrics to anyone who can reach that address. ` +
+      'Set PREDICT_TOKEN (16+ characters, the same on batch) or listen on loopback only (PREDICT_HOST=127.0.0.1, or ::1); ' +
+      'a host name, even localhost, or a wildcard (0.0.0.0, ::) does not count as loopback',
+  ];
 }
 
 /** For main.ts files: the config, or a clear message and exit code 2. */
 export function loadConfigOrExit(service: string, env: Env = process.env): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, service);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`cutout ${service}: ${error.message}\n`);

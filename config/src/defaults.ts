@@ -4,13 +4,14 @@ export const DEFAULTS = Object.freeze({
   REDIS_KEY_PREFIX: '',
   PROXY_HOST: '0.0.0.0',
   PROXY_PORT: 5000,
-  PREDICT_HOST: '0.0.0.0',
+  /** predict takes work around the queue: loopback unless told otherwise (and then only with PREDICT_TOKEN). */
+  PREDICT_HOST: '127.0.0.1',
   PREDICT_PORT: 5001,
   PREDICT_URL: 'http://127.0.0.1:5001',
   PREDICT_TIMEOUT_MS: 60_000,
   BATCH_CONCURRENCY: 4,
   /** batch's GET /metrics and GET /health; 0 takes a free port and logs it (tests run many batches). */
-  BATCH_METRICS_HOST: '0.0.0.0',
+  BATCH_METRICS_HOST: '127.0.0.1',
   BATCH_METRICS_PORT: 5002,
   JOB_TTL_SECONDS: 24 * 60 * 60,
   MODEL: 'cutout-graphcut',
@@ -59,6 +60,12 @@ export const DEFAULTS = Object.freeze({
   PREDICT_TOKEN: '',
   PREDICT_MAX_INFLIGHT: 16,
 });
+
+/**
+ * PREDICT_TOKEN's default in docker-compose.yml, so `docker compose up` starts as it is. Anyone
+ * who has read the repository knows it: predict warns while it runs with it.
+ */
+export const COMPOSE_DEFAULT_PREDICT_TOKEN = 'compose-default-predict-token';
 
 /** The shortest CALLBACK_SECRET accepted. */
 export const MIN_CALLBACK_SECRET_LENGTH = 16;

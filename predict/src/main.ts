@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import sharp from 'sharp';
-import { loadConfigOrExit } from '@cutout/config';
+import { COMPOSE_DEFAULT_PREDICT_TOKEN, loadConfigOrExit } from '@cutout/config';
 import { createLogger, httpServerPart, listen, runService, serverLimits } from '@cutout/shared';
 import { createMetricsRegistry } from '@cutout/shared/metrics';
 import { createApp } from './app.js';
@@ -25,6 +25,9 @@ try {
   badModelExit(error);
 }
 const logger = createLogger('predict', config.logLevel);
+if (config.predictToken === COMPOSE_DEFAULT_PREDICT_TOKEN) {
+  logger.warn('PREDICT_TOKEN is docker-compose.yml\'s public default: anything on the compose network can call predict with it; set your own PREDICT_TOKEN (16+ characters) in the shell or in .env');
+}
 if (config.predictSharpConcurrency > 0) sharp.concurrency(config.predictSharpConcurrency);
 
 // Parts close in reverse: the listener first (requests in flight finish), then the batcher (its
