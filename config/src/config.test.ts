@@ -114,3 +114,12 @@ test('predict: PREDICT_HOST off loopback without PREDICT_TOKEN is refused, namin
   for (const host of ['127.0.0.1', '::1']) assert.equal(loadConfig({ PREDICT_HOST: host }, 'predict').predictHost, host);
   assert.equal(loadConfig({}, 'predict').predictHost, '127.0.0.1');
 });
+
+test('STACK_REDIS_DIR: unset leaves the launcher its default; set, it is an absolute folder', async () => {
+  const { homedir } = await import('node:os');
+  const { join } = await import('node:path');
+  assert.equal(loadConfig({}).stackRedisDir, null);
+  assert.equal(loadConfig({ STACK_REDIS_DIR: '/srv/cutout-redis' }).stackRedisDir, '/srv/cutout-redis');
+  assert.equal(loadConfig({ STACK_REDIS_DIR: 'other/redis' }).stackRedisDir, join(process.cwd(), 'other', 'redis'));
+  assert.equal(loadConfig({ STACK_REDIS_DIR: '~/cutout-redis' }).stackRedisDir, join(homedir(), 'cutout-redis'));
+});

@@ -85,6 +85,8 @@ export interface Config {
   readonly predictToken: string;
   /** Requests predict works on at once; past it, 429. */
   readonly predictMaxInflight: number;
+  /** STACK_REDIS_DIR as an absolute path: npm start's private redis-server data; null: the launcher's default (.cutout/redis). */
+  readonly stackRedisDir: string | null;
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -157,7 +159,10 @@ class Reader {
   }
 }
 
-/** A leading `~` is the home folder (as a shell would expand it); relative paths start at the working directory. */
+/**
+ * A folder setting as an absolute path: a leading `~` is the home folder (as a shell would expand
+ * it); relative paths start at the working directory. (CUTOUT_MODELS_DIR, STACK_REDIS_DIR.)
+ */
 export function resolveModelsDir(text: string): string {
   const expanded = text === '~' ? homedir() : /^~[\\/]/.test(text) ? join(homedir(), text.slice(2)) : text;
   return isAbsolute(expanded) ? expanded : resolve(expanded);
@@ -255,6 +260,7 @@ export function loadConfig(env: Env = process.env, service?: string): Config {
     httpRequestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 1_000, 3_600_000),
     predictToken: r.raw('PREDICT_TOKEN') ?? '',
     predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
+    stackRedisDir: r.raw('STACK_REDIS_DIR') === undefined ? null : resolveModelsDir(r.string('STACK_REDIS_DIR')),
     callbackAllowHosts: (r.raw('CALLBACK_ALLOW_HOSTS') ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))

@@ -27,6 +27,8 @@ export const DEFAULTS = Object.freeze({
   /** zlib level of PNG outputs; chosen by measurement (bench/results/2026-12-01.md, "What changed"). */
   OUTPUT_PNG_COMPRESSION: 4,
   LOG_LEVEL: 'info',
+  /** npm start's private redis-server data folder; empty: .cutout/redis in the repository. */
+  STACK_REDIS_DIR: '',
   MAX_IMAGE_BYTES: 20 * 1024 * 1024,
   MAX_IMAGE_PIXELS: 50_000_000,
   SHUTDOWN_GRACE_MS: 10_000,

@@ -271,7 +271,9 @@ async function startRedis(stack: Stack, options: StackOptions, config: Config): 
   if (options.redisDataDir !== undefined) mkdirSync(options.redisDataDir, { recursive: true });
   // Append-only so queued jobs survive a restart of `npm start` on the same data folder.
   // Set up as docs/operations.md says production should be, so the durability check stays quiet.
-  stack.redis = await startRedisServer({ appendOnly: true, maxmemory: '1gb', ...(options.redisDataDir !== undefined ? { dir: options.redisDataDir } : {}) });
+  // A given folder is locked while this stack's redis-server runs: a second stack on it is refused.
+  const dir = options.redisDataDir !== undefined ? { dir: options.redisDataDir, dirHint: 'STACK_REDIS_DIR=<another folder>' } : {};
+  stack.redis = await startRedisServer({ appendOnly: true, maxmemory: '1gb', ...dir });
   stack.log('info', 'private redis-server is up', { url: stack.redis.url, dir: stack.redis.dir });
   return stack.redis.url;
 }

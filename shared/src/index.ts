@@ -28,6 +28,7 @@ export { errorHandler, internalErrorBody, invalidJson, notFoundHandler, type Err
 export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
 export { serverLimits } from './http/server-limits.js';
 export { freePort, onFreePort } from './process/free-port.js';
+export { DataDirInUseError, LOCK_FILE } from './process/dir-lock.js';
 export {
   startRedisServer,
   hasRedisServer,
