@@ -81,6 +81,10 @@ export interface Config {
   readonly callbackAllowHosts: readonly string[];
   /** A request whose headers and body have not arrived by then is answered 408 (proxy and predict). */
   readonly httpRequestTimeoutMs: number;
+  /** How long a response may wait on a client that does not read it, before its size is counted (proxy and predict). */
+  readonly httpWriteTimeoutMs: number;
+  /** The slowest rate a client may read a response at: each byte adds 1/this seconds to HTTP_WRITE_TIMEOUT_MS. */
+  readonly httpWriteMinBytesPerS: number;
   /** Shared by batch (sends it) and predict (requires it); empty: predict is open. */
   readonly predictToken: string;
   /** Requests predict works on at once; past it, 429. */
@@ -258,6 +262,8 @@ export function loadConfig(env: Env = process.env, service?: string): Config {
     callbackMaxAttempts: r.int('CALLBACK_MAX_ATTEMPTS', 1, 100),
     callbackTimeoutMs: r.int('CALLBACK_TIMEOUT_MS', 100, 600_000),
     httpRequestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 1_000, 3_600_000),
+    httpWriteTimeoutMs: r.int('HTTP_WRITE_TIMEOUT_MS', 100, 3_600_000),
+    httpWriteMinBytesPerS: r.int('HTTP_WRITE_MIN_BYTES_PER_S', 1, 10_000_000_000),
     predictToken: r.raw('PREDICT_TOKEN') ?? '',
     predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
     stackRedisDir: r.raw('STACK_REDIS_DIR') === undefined ? null : resolveModelsDir(r.string('STACK_REDIS_DIR')),

@@ -58,6 +58,10 @@ export const DEFAULTS = Object.freeze({
   CALLBACK_TIMEOUT_MS: 10_000,
   CALLBACK_ALLOW_HOSTS: '',
   HTTP_REQUEST_TIMEOUT_MS: 30_000,
+  /** A response may wait this long on a client that does not read, plus its size at HTTP_WRITE_MIN_BYTES_PER_S. */
+  HTTP_WRITE_TIMEOUT_MS: 30_000,
+  /** 64 KiB/s (512 kbit/s): a client reading slower than this is cut once past HTTP_WRITE_TIMEOUT_MS. */
+  HTTP_WRITE_MIN_BYTES_PER_S: 65_536,
   /** Empty: predict takes calls from anyone who can reach it (keep it on a private network). */
   PREDICT_TOKEN: '',
   PREDICT_MAX_INFLIGHT: 16,
