@@ -57,7 +57,7 @@ export function tagRoute(res: ServerResponse, route: string, requestId: string):
  * its size, and one that reads only the status line (or trickles) cannot hold a result's
  * megabytes for longer than that. One timer for the whole server; nothing per byte.
  */
-export function enforceWriteDeadline(server: Server, options: WriteDeadlineOptions): { close(): void } {
+export function enforceWriteDeadline(server: Server, options: WriteDeadlineOptions): { readonly watching: number; close(): void } {
   const { floorMs, minBytesPerSecond, onCut } = options;
   if (!(floorMs > 0) || !(minBytesPerSecond > 0)) throw new TypeError(`enforceWriteDeadline: floorMs and minBytesPerSecond must be above 0, got ${floorMs} and ${minBytesPerSecond}`);
   const checkEveryMs = options.checkEveryMs ?? Math.min(1_000, Math.max(10, floorMs / 4));
@@ -66,10 +66,9 @@ export function enforceWriteDeadline(server: Server, options: WriteDeadlineOptio
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     watched.set(res, { req, socket, bytesBefore: socket.bytesWritten ?? 0, blockedMs: 0 });
-    // 'finish': every byte is with the kernel; 'close': the connection ended first.
-    const forget = () => watched.delete(res);
-    res.once('finish', forget);
-    res.once('close', forget);
+    // A response emits 'close' once it has finished (every byte with the kernel) or its
+    // connection ended first: either way nothing of it waits here any more.
+    res.once('close', () => watched.delete(res));
   };
   // Before the app's own listener, which may write its whole answer at once: the bytes counted
   // from here must be this response's.
@@ -100,6 +99,10 @@ export function enforceWriteDeadline(server: Server, options: WriteDeadlineOptio
   // The watch never keeps a process alive on its own.
   timer.unref();
   return {
+    /** Responses not yet finished or closed. */
+    get watching() {
+      return watched.size;
+    },
     close() {
       clearInterval(timer);
       server.off('request', onRequest);
