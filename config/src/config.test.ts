@@ -12,7 +12,9 @@ test('defaults apply when nothing is set', () => {
   assert.equal(config.model, DEFAULTS.MODEL);
   assert.equal(config.redisUrlSet, false);
   assert.equal(config.batchMetricsPort, 5002);
-  assert.equal(config.batchMetricsHost, '0.0.0.0');
+  assert.equal(config.batchMetricsHost, '127.0.0.1');
+  assert.equal(config.predictHost, '127.0.0.1');
+  assert.equal(config.proxyHost, '0.0.0.0', 'the proxy is the public API');
   assert.ok(Object.isFrozen(config));
 });
 
@@ -135,4 +137,29 @@ test('outbound settings: allow lists are lower case without IPv6 brackets; bad n
     () => loadConfig({ CALLBACK_KEY_CONCURRENCY: '0', FETCH_TIMEOUT_MS: 'soon' }),
     (error: unknown) => error instanceof ConfigError && error.problems.length === 2 && /CALLBACK_KEY_CONCURRENCY/.test(error.problems[0]!) && /FETCH_TIMEOUT_MS/.test(error.problems[1]!),
   );
+});
+
+test('predict: PREDICT_HOST off loopback without PREDICT_TOKEN is refused, naming both variables', () => {
+  const token = 'a-token-of-16-chars-or-more';
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', 'predict', 'localhost']) {
+    assert.throws(
+      () => loadConfig({ PREDICT_HOST: host }, 'predict'),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.startsWith(`PREDICT_HOST=${JSON.stringify(host)}`) && p.includes('PREDICT_TOKEN')),
+      host,
+    );
+    assert.equal(loadConfig({ PREDICT_HOST: host, PREDICT_TOKEN: token }, 'predict').predictHost, host);
+    // Only predict listens there: the other services read PREDICT_HOST without serving on it.
+    assert.equal(loadConfig({ PREDICT_HOST: host }, 'batch').predictHost, host);
+  }
+  for (const host of ['127.0.0.1', '::1']) assert.equal(loadConfig({ PREDICT_HOST: host }, 'predict').predictHost, host);
+  assert.equal(loadConfig({}, 'predict').predictHost, '127.0.0.1');
+});
+
+test('STACK_REDIS_DIR: unset leaves the launcher its default; set, it is an absolute folder', async () => {
+  const { homedir } = await import('node:os');
+  const { join } = await import('node:path');
+  assert.equal(loadConfig({}).stackRedisDir, null);
+  assert.equal(loadConfig({ STACK_REDIS_DIR: '/srv/cutout-redis' }).stackRedisDir, '/srv/cutout-redis');
+  assert.equal(loadConfig({ STACK_REDIS_DIR: 'other/redis' }).stackRedisDir, join(process.cwd(), 'other', 'redis'));
+  assert.equal(loadConfig({ STACK_REDIS_DIR: '~/cutout-redis' }).stackRedisDir, join(homedir(), 'cutout-redis'));
 });

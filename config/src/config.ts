@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, LOG_LEVELS, MAX_IMAGE_BYTES_CEILING, MAX_REQUEST_BYTES_CEILING, MIN_CALLBACK_SECRET_LENGTH, type GraphOptimizationLevel, type LogLevel } from './defaults.js';
 import { readApiKeys, type ApiKey } from './api-keys.js';
+import { isLoopbackAddress } from './loopback.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -90,10 +91,16 @@ export interface Config {
   readonly fetchTimeoutMs: number;
   /** A request whose headers and body have not arrived by then is answered 408 (proxy and predict). */
   readonly httpRequestTimeoutMs: number;
+  /** How long a response may wait on a client that does not read it, before its size is counted (proxy and predict). */
+  readonly httpWriteTimeoutMs: number;
+  /** The slowest rate a client may read a response at: each byte adds 1/this seconds to HTTP_WRITE_TIMEOUT_MS. */
+  readonly httpWriteMinBytesPerS: number;
   /** Shared by batch (sends it) and predict (requires it); empty: predict is open. */
   readonly predictToken: string;
   /** Requests predict works on at once; past it, 429. */
   readonly predictMaxInflight: number;
+  /** STACK_REDIS_DIR as an absolute path: npm start's private redis-server data; null: the launcher's default (.cutout/redis). */
+  readonly stackRedisDir: string | null;
 }
 
 /** Thrown with every bad variable at once, so an operator fixes them in one go. */
@@ -166,7 +173,10 @@ class Reader {
   }
 }
 
-/** A leading `~` is the home folder (as a shell would expand it); relative paths start at the working directory. */
+/**
+ * A folder setting as an absolute path: a leading `~` is the home folder (as a shell would expand
+ * it); relative paths start at the working directory. (CUTOUT_MODELS_DIR, STACK_REDIS_DIR.)
+ */
 export function resolveModelsDir(text: string): string {
   const expanded = text === '~' ? homedir() : /^~[\\/]/.test(text) ? join(homedir(), text.slice(2)) : text;
   return isAbsolute(expanded) ? expanded : resolve(expanded);
@@ -191,8 +201,11 @@ function batchRedisTimeout(r: Reader, jobLeaseMs: number): number {
   return timeoutMs;
 }
 
-/** Reads and checks every setting; throws ConfigError naming each bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and checks every setting; throws ConfigError naming each bad variable. `service` adds the
+ * checks of the service that will run with them ('predict': its listening address needs a token).
+ */
+export function loadConfig(env: Env = process.env, service?: string): Config {
   const r = new Reader(env);
   const redisUrlRaw = r.raw('REDIS_URL');
   const redisUrl = r.url('REDIS_URL', redisUrlRaw ?? DEFAULTS.REDIS_URL, ['redis:', 'rediss:']);
@@ -261,8 +274,11 @@ export function loadConfig(env: Env = process.env): Config {
     callbackMaxAttempts: r.int('CALLBACK_MAX_ATTEMPTS', 1, 100),
     callbackTimeoutMs: r.int('CALLBACK_TIMEOUT_MS', 100, 600_000),
     httpRequestTimeoutMs: r.int('HTTP_REQUEST_TIMEOUT_MS', 1_000, 3_600_000),
+    httpWriteTimeoutMs: r.int('HTTP_WRITE_TIMEOUT_MS', 100, 3_600_000),
+    httpWriteMinBytesPerS: r.int('HTTP_WRITE_MIN_BYTES_PER_S', 1, 10_000_000_000),
     predictToken: r.raw('PREDICT_TOKEN') ?? '',
     predictMaxInflight: r.int('PREDICT_MAX_INFLIGHT', 1, 10_000),
+    stackRedisDir: r.raw('STACK_REDIS_DIR') === undefined ? null : resolveModelsDir(r.string('STACK_REDIS_DIR')),
     callbackAllowHosts: hostList(r.raw('CALLBACK_ALLOW_HOSTS')),
     callbackKeyConcurrency: r.int('CALLBACK_KEY_CONCURRENCY', 1, 1_000),
     fetchAllowHosts: hostList(r.raw('FETCH_ALLOW_HOSTS')),
@@ -282,6 +298,7 @@ export function loadConfig(env: Env = process.env): Config {
       `BODY_BUDGET_BYTES=${config.bodyBudgetBytes} with MAX_REQUEST_BYTES=${config.maxRequestBytes}: a request of MAX_REQUEST_BYTES could never fit in the body budget; raise BODY_BUDGET_BYTES to at least ${config.maxRequestBytes} or lower MAX_REQUEST_BYTES`,
     );
   }
+  if (service === 'predict') r.problems.push(...predictExposureProblems(config));
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return Object.freeze(config);
 }
@@ -294,10 +311,23 @@ function hostList(text: string | undefined): string[] {
     .filter((h) => h !== '');
 }
 
+/**
+ * predict runs images through the model for anyone who reaches it, around the queue, its
+ * admission and API keys. Off loopback it must ask for PREDICT_TOKEN (batch sends it).
+ */
+function predictExposureProblems(config: Config): string[] {
+  if (config.predictToken !== '' || isLoopbackAddress(config.predictHost)) return [];
+  return [
+    `PREDICT_HOST=${JSON.stringify(config.predictHost)} without PREDICT_TOKEN: predict would answer POST /predict and /metrics to anyone who can reach that address. ` +
+      'Set PREDICT_TOKEN (16+ characters, the same on batch) or listen on loopback only (PREDICT_HOST=127.0.0.1, or ::1); ' +
+      'a host name, even localhost, or a wildcard (0.0.0.0, ::) does not count as loopback',
+  ];
+}
+
 /** For main.ts files: the config, or a clear message and exit code 2. */
 export function loadConfigOrExit(service: string, env: Env = process.env): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, service);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`cutout ${service}: ${error.message}\n`);

@@ -4,13 +4,14 @@ export const DEFAULTS = Object.freeze({
   REDIS_KEY_PREFIX: '',
   PROXY_HOST: '0.0.0.0',
   PROXY_PORT: 5000,
-  PREDICT_HOST: '0.0.0.0',
+  /** predict takes work around the queue: loopback unless told otherwise (and then only with PREDICT_TOKEN). */
+  PREDICT_HOST: '127.0.0.1',
   PREDICT_PORT: 5001,
   PREDICT_URL: 'http://127.0.0.1:5001',
   PREDICT_TIMEOUT_MS: 60_000,
   BATCH_CONCURRENCY: 4,
   /** batch's GET /metrics and GET /health; 0 takes a free port and logs it (tests run many batches). */
-  BATCH_METRICS_HOST: '0.0.0.0',
+  BATCH_METRICS_HOST: '127.0.0.1',
   BATCH_METRICS_PORT: 5002,
   JOB_TTL_SECONDS: 24 * 60 * 60,
   MODEL: 'cutout-graphcut',
@@ -26,6 +27,8 @@ export const DEFAULTS = Object.freeze({
   /** zlib level of PNG outputs; chosen by measurement (bench/results/2026-12-01.md, "What changed"). */
   OUTPUT_PNG_COMPRESSION: 4,
   LOG_LEVEL: 'info',
+  /** npm start's private redis-server data folder; empty: .cutout/redis in the repository. */
+  STACK_REDIS_DIR: '',
   MAX_IMAGE_BYTES: 20 * 1024 * 1024,
   MAX_IMAGE_PIXELS: 50_000_000,
   SHUTDOWN_GRACE_MS: 10_000,
@@ -63,6 +66,10 @@ export const DEFAULTS = Object.freeze({
   FETCH_ALLOW_HOSTS: '',
   FETCH_TIMEOUT_MS: 10_000,
   HTTP_REQUEST_TIMEOUT_MS: 30_000,
+  /** A response may wait this long on a client that does not read, plus its size at HTTP_WRITE_MIN_BYTES_PER_S. */
+  HTTP_WRITE_TIMEOUT_MS: 30_000,
+  /** 64 KiB/s (512 kbit/s): a client reading slower than this is cut once past HTTP_WRITE_TIMEOUT_MS. */
+  HTTP_WRITE_MIN_BYTES_PER_S: 65_536,
   /** Empty: predict takes calls from anyone who can reach it (keep it on a private network). */
   PREDICT_TOKEN: '',
   PREDICT_MAX_INFLIGHT: 16,
@@ -79,6 +86,12 @@ export const MAX_REQUEST_BYTES_CEILING = 256 * 1024 * 1024;
  * 4/3 of the image: 256 MiB keeps that (about 350 MiB) under V8's 512 MiB string limit.
  */
 export const MAX_IMAGE_BYTES_CEILING = 256 * 1024 * 1024;
+
+/**
+ * PREDICT_TOKEN's default in docker-compose.yml, so `docker compose up` starts as it is. Anyone
+ * who has read the repository knows it: predict warns while it runs with it.
+ */
+export const COMPOSE_DEFAULT_PREDICT_TOKEN = 'compose-default-predict-token';
 
 /** The shortest CALLBACK_SECRET accepted. */
 export const MIN_CALLBACK_SECRET_LENGTH = 16;

@@ -1,7 +1,7 @@
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '@cutout/config';
-import { RedisServerMissingError } from '@cutout/shared';
+import { DataDirInUseError, RedisServerMissingError } from '@cutout/shared';
 import { formatLogLine } from './log-format.js';
 import { EntryMissingError } from './service-process.js';
 import { REPO_ROOT, startStack, StackStartError, type StackHandle } from './stack.js';
@@ -10,7 +10,8 @@ const REPEAT_SIGNAL_MS = 1_000;
 
 const USAGE = `Usage: npm start [-- --json]
 
-Starts predict, batch and proxy (and a private redis-server unless REDIS_URL is set),
+Starts predict, batch and proxy (and a private redis-server unless REDIS_URL is set, with its
+data in STACK_REDIS_DIR, default .cutout/redis, which one stack at a time may use),
 prints their logs, and stops them all on Ctrl-C.
 
   --json   keep every log line as JSON (the default when stdout is not a terminal)
@@ -57,7 +58,7 @@ function say(pretty: boolean, color: boolean, line: string): void {
 }
 
 function startFailed(error: unknown): never {
-  if (error instanceof RedisServerMissingError || error instanceof EntryMissingError || error instanceof StackStartError) {
+  if (error instanceof RedisServerMissingError || error instanceof DataDirInUseError || error instanceof EntryMissingError || error instanceof StackStartError) {
     process.stderr.write(`cutout stack: ${error.message}\n`);
     process.exit(1);
   }
@@ -69,8 +70,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('stack');
   const pretty = Boolean(process.stdout.isTTY) && !json;
   const color = pretty && process.stdout.hasColors?.() === true;
-  const stack = await startStack({ config, pretty, color, redisDataDir: join(REPO_ROOT, '.cutout', 'redis') }).catch(startFailed);
-  for (const line of banner(stack, pretty)) say(pretty, color, line);
+  const stack = await startStack({ config, pretty, color, redisDataDir: config.stackRedisDir ?? join(REPO_ROOT, '.cutout', 'redis') }).catch(startFailed);
 
   let firstSignalAt: number | undefined;
   const shutdown = (code: number) => {
@@ -99,6 +99,8 @@ async function main(): Promise<void> {
     process.stderr.write(`cutout stack: ${exit.service} stopped (code ${exit.code}, signal ${exit.signal}); stopping the rest\n`);
     shutdown(1);
   });
+  // Only now: whoever reads "ready" and sends SIGTERM at once must find the handler in place.
+  for (const line of banner(stack, pretty)) say(pretty, color, line);
 }
 
 await main();

@@ -271,7 +271,9 @@ async function startRedis(stack: Stack, options: StackOptions, config: Config): 
   if (options.redisDataDir !== undefined) mkdirSync(options.redisDataDir, { recursive: true });
   // Append-only so queued jobs survive a restart of `npm start` on the same data folder.
   // Set up as docs/operations.md says production should be, so the durability check stays quiet.
-  stack.redis = await startRedisServer({ appendOnly: true, maxmemory: '1gb', ...(options.redisDataDir !== undefined ? { dir: options.redisDataDir } : {}) });
+  // A given folder is locked while this stack's redis-server runs: a second stack on it is refused.
+  const dir = options.redisDataDir !== undefined ? { dir: options.redisDataDir, dirHint: 'STACK_REDIS_DIR=<another folder>' } : {};
+  stack.redis = await startRedisServer({ appendOnly: true, maxmemory: '1gb', ...dir });
   stack.log('info', 'private redis-server is up', { url: stack.redis.url, dir: stack.redis.dir });
   return stack.redis.url;
 }
@@ -282,14 +284,9 @@ async function startRedis(stack: Stack, options: StackOptions, config: Config): 
  * On any failure everything already started is stopped before the promise rejects.
  */
 export async function startStack(options: StackOptions = {}): Promise<StackHandle> {
-  const settings = { ...(options.baseEnv ?? process.env), ...options.env };
-  // predict answers anyone who reaches it, around the queue: on one machine it listens on
-  // loopback only, unless PREDICT_HOST says otherwise.
-  const predictHost = settings.PREDICT_HOST?.trim() ? undefined : '127.0.0.1';
-  // batch's metrics too: they are for this machine's operator.
-  const metricsHost = settings.BATCH_METRICS_HOST?.trim() ? undefined : '127.0.0.1';
-  const local = { ...(predictHost ? { PREDICT_HOST: predictHost } : {}), ...(metricsHost ? { BATCH_METRICS_HOST: metricsHost } : {}) };
-  const config = options.config ?? loadConfig({ ...settings, ...local });
+  // predict and batch's metrics listen on loopback unless PREDICT_HOST / BATCH_METRICS_HOST say
+  // otherwise (their defaults), and predict refuses any other address without PREDICT_TOKEN.
+  const config = options.config ?? loadConfig({ ...(options.baseEnv ?? process.env), ...options.env });
   // A port asked for by number is checked before anything starts, so "another stack is running"
   // is said at once; one picked freely is picked just before its service starts (below).
   const requested = {
@@ -303,7 +300,7 @@ export async function startStack(options: StackOptions = {}): Promise<StackHandl
   const stack = new Stack(config, options);
   try {
     const redisUrl = await startRedis(stack, options, config);
-    const wiring = { ...local, REDIS_URL: redisUrl };
+    const wiring = { REDIS_URL: redisUrl };
     const predictPort = await stack.spawnOnPort('predict', requested.predict, 'PREDICT_PORT', {
       env: (port) => serviceEnv(options, { ...wiring, PREDICT_PORT: String(port), PREDICT_URL: localUrl(config.predictHost, port) }),
       ready: (port) => stack.waitHealthy('predict', localUrl(config.predictHost, port)),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { AppError, JOB_ID_PATTERN, errorBody, mediaTypeOf, RAW_IMAGE_TYPES, type Logger } from '@cutout/shared';
+import { AppError, JOB_ID_PATTERN, errorBody, mediaTypeOf, RAW_IMAGE_TYPES, tagRoute, type Logger } from '@cutout/shared';
 import type { HttpMetrics } from '@cutout/shared/metrics';
 import { DEFAULT_JOB_OPTIONS, parseOutputOptions } from '@cutout/shared/contract';
 import { removeBackground } from './pipeline/remove-background.js';
@@ -68,6 +68,7 @@ export function createFastPredict(deps: FastPredictDeps): (req: IncomingMessage,
     const jobHeader = req.headers['x-job-id'];
     const jobId = typeof jobHeader === 'string' && JOB_ID_PATTERN.test(jobHeader) ? jobHeader : undefined;
     const headers = { 'X-Request-Id': requestId };
+    tagRoute(res, '/predict', requestId);
     let errorCode: string | undefined;
     const bytes = await readBody(req);
     if (!bytes) return void res.destroy();

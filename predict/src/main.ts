@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import sharp from 'sharp';
-import { loadConfigOrExit } from '@cutout/config';
-import { createLogger, httpServerPart, listen, runService, serverLimits } from '@cutout/shared';
-import { createMetricsRegistry } from '@cutout/shared/metrics';
+import { COMPOSE_DEFAULT_PREDICT_TOKEN, loadConfigOrExit } from '@cutout/config';
+import { createLogger, enforceWriteDeadline, httpServerPart, listen, reportCuts, runService, serverLimits } from '@cutout/shared';
+import { createMetricsRegistry, HttpMetrics } from '@cutout/shared/metrics';
 import { createApp } from './app.js';
 import { loadModel, type LoadedModel } from './model/model-loader.js';
 import { InferenceBatcher } from './pipeline/batcher.js';
@@ -25,6 +25,9 @@ try {
   badModelExit(error);
 }
 const logger = createLogger('predict', config.logLevel);
+if (config.predictToken === COMPOSE_DEFAULT_PREDICT_TOKEN) {
+  logger.warn('PREDICT_TOKEN is docker-compose.yml\'s public default: anything on the compose network can call predict with it; set your own PREDICT_TOKEN (16+ characters) in the shell or in .env');
+}
 if (config.predictSharpConcurrency > 0) sharp.concurrency(config.predictSharpConcurrency);
 
 // Parts close in reverse: the listener first (requests in flight finish), then the batcher (its
@@ -37,9 +40,10 @@ runService({
     let batcher: InferenceBatcher | undefined;
     service.add({ name: 'model', close: async () => model?.close() });
     service.add({ name: 'batcher', close: async () => batcher?.close() });
+    const metrics = createMetricsRegistry();
     const app = createApp({
       logger,
-      metrics: createMetricsRegistry(),
+      metrics,
       model: () => model,
       batcher: () => batcher,
       maxImageBytes: config.maxImageBytes,
@@ -49,6 +53,13 @@ runService({
     });
     // A request must have arrived whole in time (408 otherwise): a slow sender cannot hold a slot.
     const server = createServer(serverLimits(config.httpRequestTimeoutMs), app);
+    // An answer batch does not read in time is cut: a stuck caller cannot hold a cutout's buffers.
+    const deadline = enforceWriteDeadline(server, {
+      floorMs: config.httpWriteTimeoutMs,
+      minBytesPerSecond: config.httpWriteMinBytesPerS,
+      onCut: reportCuts(logger, new HttpMetrics(metrics, 'predict')),
+    });
+    service.add({ name: 'write deadline', close: async () => deadline.close() });
     service.add(httpServerPart(server, { logger, graceMs: config.shutdownGraceMs }));
     const port = await listen(server, config.predictPort, config.predictHost);
     logger.info('listening', { host: config.predictHost, port, model: spec.name });

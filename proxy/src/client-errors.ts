@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
-import { jobNotFound } from './jobs.schema.js';
+import { jobNotFound, TASK_SUBMIT } from './jobs.schema.js';
 
 /**
  * Express decodes path parameters before any handler runs, so a job id that is not valid
@@ -10,6 +10,6 @@ const JOB_PATHS = /^\/(get_job|v1\/jobs|tasks)\//;
 
 export function clientErrors(): ErrorRequestHandler {
   return (error: unknown, req: Request, _res: Response, next: NextFunction) => {
-    next(error instanceof URIError && JOB_PATHS.test(req.path) ? jobNotFound() : error);
+    next(error instanceof URIError && JOB_PATHS.test(req.path) ? jobNotFound(req.path.startsWith('/tasks/') ? TASK_SUBMIT : undefined) : error);
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { AppError, errorBody, internalErrorBody, invalidJson, mediaTypeOf, requestIdFrom, type Logger } from '@cutout/shared';
+import { AppError, errorBody, internalErrorBody, invalidJson, mediaTypeOf, requestIdFrom, tagRoute, type Logger } from '@cutout/shared';
 import type { HttpMetrics } from '@cutout/shared/metrics';
 import { authenticate, type Keyring, type Owner } from './auth.js';
 import { reserveBody } from './body-budget.js';
@@ -140,6 +140,7 @@ export function createFastJobs(deps: FastJobsDeps): (req: IncomingMessage, res: 
     const given = req.headers['x-request-id'];
     const exchange: Exchange = { req, res, route, started: process.hrtime.bigint(), requestId: requestIdFrom(Array.isArray(given) ? given[0] : given), owner: null };
     res.setHeader('X-Request-Id', exchange.requestId);
+    tagRoute(res, route, exchange.requestId);
     res.once('finish', () => finished(exchange));
     if (!deps.keyring.enabled) return exchange;
     const name = authenticate(deps.keyring, req.headers, res);

@@ -67,7 +67,7 @@ export class GroupService {
       }
     });
     if (good.length === 0) throw new AppError(400, rejected[0]!.error.code as 'MISSING_IMAGE', `no image of the group could be queued; image 0: ${rejected[0]!.error.message}`);
-    const idempotency = submit.idempotencyKey === null ? null : { key: submit.idempotencyKey, bodyHash: bodyHashOf(good.map((g) => g.upload.bytes), options) };
+    const idempotency = submit.idempotencyKey === null ? null : { key: submit.idempotencyKey, bodyHash: bodyHashOf(good.map((g) => g.upload.bytes), options, 'group') };
     const fields = await resolveSubmitFields(options, submit.owner, this.deps.jobs.policy, idempotency);
     const groupId = randomUUID();
     const images = good.map(({ upload }) => ({

@@ -83,10 +83,17 @@ export function readStartJobBody(body: unknown): string {
   return readImageField(fieldsOf(body).image);
 }
 
-export function jobNotFound(): AppError {
+/**
+ * 404 for an id that names no job. `submitWith` is the call that submits on the API the client
+ * is using (a Celery-style client knows POST /predict, not §1's POST /start_job).
+ */
+export function jobNotFound(submitWith = 'POST /start_job'): AppError {
   // The id is not echoed: it may be megabytes of anything.
-  return new AppError(404, 'JOB_NOT_FOUND', 'no job has this id: it is unknown, malformed (ids are UUID v4) or expired (jobs last JOB_TTL_SECONDS); submit the image again with POST /start_job');
+  return new AppError(404, 'JOB_NOT_FOUND', `no job has this id: it is unknown, malformed (ids are UUID v4) or expired (jobs last JOB_TTL_SECONDS); submit the image again with ${submitWith}`);
 }
+
+/** What GET /tasks/{id} (seed 001's API) says to submit with. */
+export const TASK_SUBMIT = 'POST /predict';
 
 /** A job id as stored (lower case), or null when it cannot be one of ours. */
 export function parseJobId(raw: string): string | null {

@@ -253,12 +253,12 @@ export class JobService {
   /**
    * The job's record (without images, or with them for §1's view); 404 JOB_NOT_FOUND for ids
    * that are not ours, unknown, expired, or another API key's: whether a job exists is itself
-   * not told to a key that does not own it.
+   * not told to a key that does not own it. `submitWith` names the submit call the 404 points to.
    */
-  async record(rawId: string, owner: Owner, { withImages = false } = {}): Promise<JobRecord> {
+  async record(rawId: string, owner: Owner, { withImages = false, submitWith }: { withImages?: boolean; submitWith?: string } = {}): Promise<JobRecord> {
     const id = parseJobId(rawId);
     const record = id === null ? null : await this.deps.guard('get job', () => this.deps.jobs.get(id, { withImages }));
-    if (record === null || (owner !== null && record.owner !== owner)) throw jobNotFound();
+    if (record === null || (owner !== null && record.owner !== owner)) throw jobNotFound(submitWith);
     return record;
   }
 

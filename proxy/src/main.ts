@@ -4,16 +4,18 @@ import {
   checkRedisDurability,
   closeRedisClient,
   createLogger,
+  enforceWriteDeadline,
   RedisLink,
   errorMessage,
   httpServerPart,
   JobRepository,
   listen,
+  reportCuts,
   runService,
   serverLimits,
 } from '@cutout/shared';
 import { startCallbackDeliverer } from '@cutout/shared/callbacks';
-import { callbackMetrics, createMetricsRegistry } from '@cutout/shared/metrics';
+import { callbackMetrics, createMetricsRegistry, HttpMetrics } from '@cutout/shared/metrics';
 import { createProxy } from './app.js';
 import { strayErrorMetric } from './body-metrics.js';
 import { JobDoneListener } from './job-done.listener.js';
@@ -111,6 +113,15 @@ runService({
     // A request must have arrived whole in time (408 otherwise): a client that trickles its headers
     // or body cannot hold a connection and its buffers for long.
     const server = createServer(serverLimits(config.httpRequestTimeoutMs), listener);
+    // And an answer must be read in time: a client that reads only the status line of a big
+    // result cannot hold it (and the proxy's memory) for long. Closed after the server, so it
+    // still cuts such clients while the server drains at shutdown.
+    const deadline = enforceWriteDeadline(server, {
+      floorMs: config.httpWriteTimeoutMs,
+      minBytesPerSecond: config.httpWriteMinBytesPerS,
+      onCut: reportCuts(logger, new HttpMetrics(metrics, 'proxy')),
+    });
+    service.add({ name: 'write deadline', close: async () => deadline.close() });
     // At the signal, long polls answer at once with the state they have.
     service.add(httpServerPart(server, { logger, graceMs: config.shutdownGraceMs, beforeClose: () => void jobDone.close() }));
     const port = await listen(server, config.proxyPort, config.proxyHost);

@@ -47,9 +47,16 @@ export function idempotencyKeyOf(req: Request): string | null {
 /**
  * What makes two submits "the same body": the image bytes in order and the options, never the
  * form's random boundary or the JSON's spacing, so a retry through any body form matches.
+ *
+ * And what the body asks for: one Idempotency-Key may name a job or a group, never both, so a
+ * group's hash starts with a label a job's never has. One image with the same options through
+ * POST /v1/jobs and POST /v1/groups is then "another body" (422 IDEMPOTENCY_KEY_REUSED), not a
+ * repeat whose id the other route would look up as the wrong kind (404). A job's hash is left as
+ * it was, so job keys stored before this change still answer their repeats.
  */
-export function bodyHashOf(images: readonly Buffer[], options: JobOptions): string {
+export function bodyHashOf(images: readonly Buffer[], options: JobOptions, kind: 'job' | 'group' = 'job'): string {
   const hash = createHash('sha256');
+  if (kind === 'group') hash.update('cutout group\n');
   for (const bytes of images) hash.update(createHash('sha256').update(bytes).digest());
   return hash.update(JSON.stringify(options)).digest('hex');
 }

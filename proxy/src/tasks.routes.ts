@@ -3,6 +3,7 @@ import type { RequestLocals } from '@cutout/shared';
 import { ownerOf } from './auth.js';
 import { toTaskView } from './job-views.js';
 import type { JobService } from './jobs.service.js';
+import { TASK_SUBMIT } from './jobs.schema.js';
 import { noteJob, readCheckedUpload, type RequestLimits } from './route-helpers.js';
 
 /**
@@ -20,7 +21,7 @@ export function taskRoutes(service: JobService, limits: RequestLimits): Router {
   });
 
   router.get('/tasks/:task_id', async (req: Request<{ task_id: string }>, res: Response) => {
-    const record = await service.record(req.params.task_id, ownerOf(res));
+    const record = await service.record(req.params.task_id, ownerOf(res), { submitWith: TASK_SUBMIT });
     noteJob(res, record.id);
     const output = record.status === 'SUCCEEDED' ? await service.outputBase64(record.id) : null;
     res.json(toTaskView(record, output));

@@ -27,7 +27,9 @@ export { requestContext, requestIdFrom, type RequestLocals } from './http/reques
 export { errorHandler, internalErrorBody, invalidJson, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
 export { serverLimits } from './http/server-limits.js';
+export { enforceWriteDeadline, reportCuts, tagRoute, type CutResponse, type WriteDeadlineOptions } from './http/write-deadline.js';
 export { freePort, onFreePort } from './process/free-port.js';
+export { DataDirInUseError, LOCK_FILE } from './process/dir-lock.js';
 export {
   startRedisServer,
   hasRedisServer,

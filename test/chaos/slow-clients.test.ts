@@ -6,11 +6,19 @@
  *   megabyte and sends one byte every 200 ms (a slowloris). HTTP_REQUEST_TIMEOUT_MS bounds each:
  *   the proxy answers 408 or closes the connection, queues nothing for it, and every ordinary
  *   client's job is accepted and succeeds as if they were not there.
+ * - unread-results: while the ordinary load runs, ten clients ask for a big job's /get_job answer
+ *   and read only its status line. The write deadline (HTTP_WRITE_TIMEOUT_MS +
+ *   size / HTTP_WRITE_MIN_BYTES_PER_S) cuts each, cutout_http_responses_cut_total counts them, and
+ *   every ordinary job still succeeds.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
 import { runScenario } from '../support/chaos/scenario.js';
+import { scrape, total } from '../support/prometheus.js';
 
 const TRICKLERS = 24;
 
@@ -82,4 +90,98 @@ test('slow-clients: uploads that trickle in are cut off by HTTP_REQUEST_TIMEOUT_
     },
   );
   t.diagnostic(`slow clients: ${outcomes.filter((o) => o.status === 408).length} answered 408, ${outcomes.filter((o) => o.status === null).length} closed; bytes sent before that ${Math.min(...outcomes.map((o) => o.sent))}-${Math.max(...outcomes.map((o) => o.sent))}`);
+});
+
+const UNREAD_CLIENTS = 10;
+
+/** A PNG of noise (it does not compress): about 6 MB, 8 MB of base64. */
+async function bigNoisePng(): Promise<string> {
+  const side = 1400;
+  const png = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return png.toString('base64');
+}
+
+/** GET `path`, read the status line, then nothing more; `drain()` reads on and says whether the answer was cut short. */
+function readStatusLineOnly(proxyUrl: string, path: string): { status: Promise<string>; drain: () => Promise<{ cutShort: boolean }> } {
+  const { hostname, port } = new URL(proxyUrl);
+  const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+  let head = '';
+  let received = 0;
+  let bodyStart = -1;
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const status = new Promise<string>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (bodyStart >= 0) return;
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      bodyStart = end + 4;
+      socket.pause();
+      resolve(head.slice(0, head.indexOf('\r\n')));
+    });
+  });
+  return {
+    status,
+    drain: async () => {
+      socket.resume();
+      await closed;
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      return { cutShort: received - bodyStart < length };
+    },
+  };
+}
+
+const rssMiB = (pid: number | undefined) => (pid === undefined ? Number.NaN : Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+
+test('unread-results: clients reading only the status line of a big answer are cut by the write deadline; every other job is unaffected', { timeout: 120_000 }, async (t) => {
+  const big = await bigNoisePng();
+  const figures: string[] = [];
+  await runScenario(
+    t,
+    {
+      name: 'unread-results',
+      jobs: 150,
+      ratePerSecond: 40,
+      // The big image is image 0.
+      firstImages: [big],
+      finishWithinMs: 90_000,
+      env: { BATCH_CONCURRENCY: '4', HTTP_WRITE_TIMEOUT_MS: '1000', HTTP_WRITE_MIN_BYTES_PER_S: String(4 * 1024 * 1024), REDIS_COMMAND_TIMEOUT_MS: '5000' },
+    },
+    async ({ cluster, load, note }) => {
+      const bigOf = () => [...load.imageOf].find(([, index]) => index === 0)?.[0];
+      while (load.ids.length < 20 || bigOf() === undefined) await sleep(20);
+      const bigId = bigOf()!;
+      // Its answer carries the input and, once done, the output: both megabytes of base64.
+      await fetch(`${cluster.proxyUrl}/v1/jobs/${bigId}?wait=30`).then((res) => res.arrayBuffer());
+      await note(`${UNREAD_CLIENTS} clients read only the status line of /get_job for the big job`);
+      const rssBefore = rssMiB(cluster.proxy.pid);
+      const started = performance.now();
+      const clients = Array.from({ length: UNREAD_CLIENTS }, () => readStatusLineOnly(cluster.proxyUrl, `/get_job/${bigId}`));
+      const statuses = await Promise.all(clients.map((c) => c.status));
+      await sleep(300);
+      const rssHeld = rssMiB(cluster.proxy.pid);
+      // The test's timeout bounds this wait: without a write deadline nothing is ever cut.
+      let cuts = 0;
+      while (cuts < UNREAD_CLIENTS) {
+        cuts = total((await scrape(`${cluster.proxyUrl}/metrics`)).samples, 'cutout_http_responses_cut_total', { service: 'proxy', route: '/get_job/:job_id' });
+        await sleep(250);
+      }
+      const cutAfterS = (performance.now() - started) / 1000;
+      const ends = await Promise.all(clients.map((c) => c.drain()));
+      await note(`all ${UNREAD_CLIENTS} cut`);
+      figures.push(`proxy RSS ${rssBefore.toFixed(0)} MiB before, ${rssHeld.toFixed(0)} MiB while held; all cut ${cutAfterS.toFixed(1)} s after connecting`);
+      await load.done;
+      return {
+        check: async () => {
+          const problems: string[] = [];
+          if (statuses.some((s) => s !== 'HTTP/1.1 200 OK')) problems.push(`the unread clients were answered ${statuses.join(', ')}`);
+          if (ends.some((e) => !e.cutShort)) problems.push('an unread answer arrived whole: it was not cut');
+          return problems;
+        },
+      };
+    },
+  );
+  for (const figure of figures) t.diagnostic(figure);
 });

@@ -99,3 +99,33 @@ test('predict rejects bad input with a 4xx, and good jobs beside bad ones still 
   assert.equal(health.status, 200, 'proxy still up');
   assert.equal((await getJson(`${stack.predictUrl}/health`)).status, 200, 'predict still up');
 });
+
+test('one Idempotency-Key on /v1/jobs and then /v1/groups (and the reverse) is 422 IDEMPOTENCY_KEY_REUSED, with the same image and options', async () => {
+  const image = png.toString('base64');
+  const submit = (path: string, key: string, body: unknown) =>
+    fetch(`${stack.proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) }).then(
+      async (res) => ({ status: res.status, body: (await res.json()) as { id?: string; error?: { code: string; message: string } } }),
+    );
+  const orders = [
+    ['/v1/jobs', { image }, '/v1/groups', { images: [image] }],
+    ['/v1/groups', { images: [image] }, '/v1/jobs', { image }],
+  ] as const;
+  for (const [firstPath, firstBody, otherPath, otherBody] of orders) {
+    const key = randomUUID();
+    const first = await submit(firstPath, key, firstBody);
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const other = await submit(otherPath, key, otherBody);
+    assert.deepEqual([other.status, other.body.error?.code], [422, 'IDEMPOTENCY_KEY_REUSED'], `${firstPath} then ${otherPath}: ${JSON.stringify(other.body)}`);
+    assert.match(other.body.error!.message, /new key/);
+  }
+});
+
+test('GET /tasks/{unknown id} (the Celery-style API) is 404 JOB_NOT_FOUND and says to submit with POST /predict', async () => {
+  for (const id of [randomUUID(), 'not-a-task', '%E0%A4%A']) {
+    const res = await fetch(`${stack.proxyUrl}/tasks/${id}`);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([res.status, body.error.code], [404, 'JOB_NOT_FOUND'], id);
+    assert.match(body.error.message, /POST \/predict/, id);
+    assert.doesNotMatch(body.error.message, /start_job/, id);
+  }
+});

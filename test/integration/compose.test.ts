@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPOSE_DEFAULT_PREDICT_TOKEN, loadConfig } from '@cutout/config';
 import { SERVICE_NODE_FLAGS, type ServiceName } from '@cutout/dev';
 
 /** The repository root, from test/dist/integration/. */
@@ -91,6 +92,24 @@ test('predict listens on 5001 and is health-checked with node (the slim image ha
   const predict = service('predict');
   assert.equal(String(predict.environment?.PREDICT_PORT), '5001');
   assert.match(words(predict.healthcheck?.test), /^CMD node -e .*fetch\('http:\/\/127\.0\.0\.1:5001\/health'\)/);
+});
+
+test('predict and batch listen on every interface of their containers, and predict has the token batch sends', { skip }, () => {
+  const predict = service('predict');
+  const batch = service('batch');
+  // Their defaults are loopback, which other containers cannot reach.
+  assert.equal(predict.environment?.PREDICT_HOST, '0.0.0.0');
+  assert.equal(batch.environment?.BATCH_METRICS_HOST, '0.0.0.0');
+  const token = predict.environment?.PREDICT_TOKEN;
+  assert.ok(typeof token === 'string' && token.length >= 16, 'predict gets a PREDICT_TOKEN without any file being edited');
+  assert.equal(batch.environment?.PREDICT_TOKEN, token, 'batch sends the token predict asks for');
+  // predict's own check passes on exactly what compose gives it.
+  const env = Object.fromEntries(Object.entries(predict.environment ?? {}).map(([k, v]) => [k, v === null ? undefined : String(v)]));
+  assert.doesNotThrow(() => loadConfig(env, 'predict'));
+  // The default in the file is the one predict warns about.
+  const raw = readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8');
+  const defaults = [...raw.matchAll(/PREDICT_TOKEN: \$\{PREDICT_TOKEN:-([^}]*)\}/g)].map((m) => m[1]);
+  assert.deepEqual(defaults, [COMPOSE_DEFAULT_PREDICT_TOKEN, COMPOSE_DEFAULT_PREDICT_TOKEN]);
 });
 
 test('batch reaches predict and redis by service name and waits until both are healthy', { skip }, () => {

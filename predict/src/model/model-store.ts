@@ -16,10 +16,15 @@ export interface FileDigest {
 
 /** md5 and sha256 in one read: rembg publishes md5 for most files, sha256 for some, and we show sha256. */
 export async function digestFile(path: string): Promise<FileDigest> {
+  return digestChunks(createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>);
+}
+
+/** digestFile's figures for bytes read some other way (an open file handle); each chunk is used before the next is asked for. */
+export async function digestChunks(chunks: AsyncIterable<Buffer>): Promise<FileDigest> {
   const md5 = createHash('md5');
   const sha256 = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     md5.update(chunk);
     sha256.update(chunk);
     size += chunk.length;

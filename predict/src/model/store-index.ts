@@ -3,5 +3,5 @@
  * onnxruntime or sharp, for the cutout-models CLI.
  */
 export { CATALOGUE, NPM_ISNET, catalogueEntry, type CatalogueEntry, type Checksum, type HashAlgorithm } from './catalogue.js';
-export { checkStoredModel, digestFile, manualInstallAdvice, matchingChecksum, storedModelPath, type FileDigest, type StoredModel, type StoredState } from './model-store.js';
+export { checkStoredModel, digestChunks, digestFile, manualInstallAdvice, matchingChecksum, storedModelPath, type FileDigest, type StoredModel, type StoredState } from './model-store.js';
 export { MODEL_PRESETS, BUILT_IN_MODEL_FILES, DEFAULT_PRESET, findPreset, type ModelPreset } from './presets.js';

@@ -53,7 +53,7 @@ export const ERROR_CATALOGUE = {
   FETCH_URL_FORBIDDEN: spec(400, false, 'the url to fetch (or a redirect it led to) is not http(s), does not resolve, or resolves to an address that is not public unicast'),
   FETCH_FAILED: spec(422, true, 'the image could not be fetched from the url: no connection, no answer in time, a non-2xx answer, or too many redirects'),
   INVALID_IDEMPOTENCY_KEY: spec(400, false, 'the Idempotency-Key header is empty or longer than 255 characters'),
-  IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body'),
+  IDEMPOTENCY_KEY_REUSED: spec(422, false, 'the Idempotency-Key was used with another body, or on the other route (a key names a job or a group)'),
   // Who is asking
   UNAUTHENTICATED: spec(401, false, 'no API key, or one that is not valid'),
   KEY_QUEUE_FULL: spec(429, true, 'this API key already has API_KEY_MAX_QUEUED (or its own max_queued) unfinished jobs'),

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** Seconds; from a cached get_job (sub-millisecond) to a synchronous cutout of a large image. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -19,6 +19,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
  */
 export class HttpMetrics {
   readonly #histogram: Histogram<'service' | 'route' | 'status'>;
+  readonly #cuts: Counter<'service' | 'route'>;
   readonly #service: string;
 
   constructor(registry: Registry, service: string) {
@@ -34,6 +35,20 @@ export class HttpMetrics {
         buckets: HTTP_BUCKETS,
         registers: [registry],
       });
+    const cuts = 'cutout_http_responses_cut_total';
+    this.#cuts =
+      (registry.getSingleMetric(cuts) as Counter<'service' | 'route'> | undefined) ??
+      new Counter({
+        name: cuts,
+        help: 'Responses whose connection was cut because the client did not read them within HTTP_WRITE_TIMEOUT_MS + size / HTTP_WRITE_MIN_BYTES_PER_S',
+        labelNames: ['service', 'route'],
+        registers: [registry],
+      });
+  }
+
+  /** Counts one response cut by the write deadline (write-deadline.ts). */
+  cut(route: string): void {
+    this.#cuts.inc({ service: this.#service, route });
   }
 
   /** Records one request that arrived at `startedAtNs` (process.hrtime.bigint()) and has just been answered. */

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockDataDir, type DirLock } from './dir-lock.js';
 import { onFreePort } from './free-port.js';
 
 export interface RedisServerOptions {
@@ -13,8 +14,13 @@ export interface RedisServerOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
   /** maxmemory (e.g. '1gb'); default none (no limit). */
   maxmemory?: string;
-  /** Where data lives; a fresh temporary directory when not given. */
+  /**
+   * Where data lives; a fresh temporary directory when not given. A given one is locked while the
+   * server runs (dir-lock.ts): another start on it throws DataDirInUseError.
+   */
   dir?: string;
+  /** How the caller's user picks another folder, for DataDirInUseError's message (e.g. 'STACK_REDIS_DIR=<folder>'). */
+  dirHint?: string;
   binary?: string;
   /** More redis-server arguments, e.g. ['--cluster-enabled', 'yes'] (after the defaults, so they win). */
   extraArgs?: readonly string[];
@@ -92,18 +98,28 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   if (!hasRedisServer(binary)) throw new RedisServerMissingError(binary);
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cutout-redis-'));
+  // A folder of its own needs no lock; a given one may be another run's.
+  const lock = ownDir ? undefined : lockDataDir(dir, options.dirHint ?? 'another dir');
   try {
     // A Redis that exits before answering on a picked port most likely found it taken.
     return options.port !== undefined
-      ? await launch(binary, options.port, dir, ownDir, options)
-      : await onFreePort((port) => launch(binary, port, dir, ownDir, options), (error) => error instanceof RedisExitedError);
+      ? await launch(binary, options.port, { dir, ownDir, lock }, options)
+      : await onFreePort((port) => launch(binary, port, { dir, ownDir, lock }, options), (error) => error instanceof RedisExitedError);
   } catch (error) {
+    lock?.release();
     if (ownDir) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-async function launch(binary: string, port: number, dir: string, ownDir: boolean, options: RedisServerOptions): Promise<RedisServerHandle> {
+interface DataDir {
+  dir: string;
+  /** True when the folder was made here (temporary, removed on stop). */
+  ownDir: boolean;
+  lock: DirLock | undefined;
+}
+
+async function launch(binary: string, port: number, { dir, ownDir, lock }: DataDir, options: RedisServerOptions): Promise<RedisServerHandle> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
   args.push('--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', options.appendfsync ?? 'everysec');
   if (options.maxmemory !== undefined) args.push('--maxmemory', options.maxmemory);
@@ -112,6 +128,7 @@ async function launch(binary: string, port: number, dir: string, ownDir: boolean
   // still write to it have drained; whoever started it stops it last.
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   track(child);
+  if (child.pid !== undefined) lock?.setChild(child.pid);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(port, child, 10_000);
   let stopped = false;
@@ -132,10 +149,13 @@ async function launch(binary: string, port: number, dir: string, ownDir: boolean
       if (stopped) return;
       stopped = true;
       await finish('SIGTERM');
+      lock?.release();
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
     async kill() {
       await finish('SIGKILL');
+      // The data stays (for a start again on it); the folder is free once the server is gone.
+      lock?.release();
     },
   };
 }
