@@ -12,13 +12,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { verifyCallback } from '@cutout/shared';
+import { recordingReceiver as receiver, type SeenDelivery as Seen } from '@cutout/shared/testing';
 import type { V1Job } from '@cutout/shared/contract';
 import { ChaosCluster } from '../support/chaos/cluster.js';
 import { smallImages } from '../support/chaos/load.js';
@@ -28,31 +27,6 @@ const VICTIM = 'victim-key-fedcba9876543210';
 const ABUSER_SECRET = 'abuser-callback-secret-01';
 const VICTIM_SECRET = 'victim-callback-secret-02';
 const ATTEMPT_MS = 4_000;
-
-interface Seen {
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-  closedAt: number | null;
-}
-
-/** A receiver on 127.0.0.1 that records each delivery, and answers 200 or never. */
-async function receiver(answers: boolean) {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const one: Seen = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now(), closedAt: null };
-      seen.push(one);
-      res.on('close', () => (one.closedAt ??= Date.now()));
-      if (answers) res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { url, seen, stop: () => (server.closeAllConnections(), new Promise<void>((r) => server.close(() => r()))) };
-}
 
 const signedWith = (secret: string, s: Seen) => verifyCallback(secret, String(s.headers['x-cutout-timestamp']), s.body, String(s.headers['x-cutout-signature']));
 

@@ -7,11 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobRepository } from '../redis/job.repository.js';
 import { memoryLogger } from '../testing/memory-logger.js';
+import { recordingReceiver as receiver, type SeenDelivery as Seen } from '../testing/recording-receiver.js';
 import { startTestRedis, stopTestRedis } from '../testing/test-redis.js';
 import { CallbackDeliverer } from './deliverer.js';
 import { OutboxRepository } from './outbox.repository.js';
@@ -20,31 +19,6 @@ import { verifyCallback } from './signature.js';
 const ABUSER_SECRET = 'abuser-callback-secret-0123';
 const VICTIM_SECRET = 'victim-callback-secret-4567';
 const ATTEMPT_MS = 3_000;
-
-interface Seen {
-  headers: IncomingHttpHeaders;
-  body: string;
-  at: number;
-  /** When the deliverer gave up on it and closed the connection (never, for an answered one). */
-  closedAt: number | null;
-}
-
-/** A receiver on 127.0.0.1 that records each delivery, and answers 200 or never. */
-async function receiver(answers: boolean): Promise<{ url: string; seen: Seen[]; server: Server }> {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const one: Seen = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now(), closedAt: null };
-      seen.push(one);
-      res.on('close', () => (one.closedAt ??= Date.now()));
-      if (answers) res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, seen, server };
-}
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -82,10 +56,8 @@ test("a key whose receiver never answers delays another key's callback by at mos
   );
   t.after(async () => {
     await Promise.all(deliverers.map((d) => d.close()));
-    dead.server.closeAllConnections();
-    fine.server.closeAllConnections();
-    dead.server.close();
-    fine.server.close();
+    await dead.stop();
+    await fine.stop();
     await stopTestRedis(server, redis);
   });
   const endJob = async (owner: string, callbackUrl: string) => {

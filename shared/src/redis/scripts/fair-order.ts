@@ -64,9 +64,9 @@ local function queue_new(id, priority, owner)
   local f = redis.call('HMGET', q.slots, 'round:' .. p, 'next:' .. p .. ':' .. owner, queued_field,
     'took:' .. p .. ':' .. owner, 'rank:' .. owner)
   local round = tonumber(f[1] or '0')
-  local last = redis.call('ZRANGE', qu.order, -1, -1, 'WITHSCORES')
+  local last = f[3] and redis.call('ZRANGE', qu.order, -1, -1, 'WITHSCORES') or {}
   local slot
-  if f[3] and last[2] then
+  if last[2] then
     -- After the owner's queued ids, but never past everything queued (its newest were cancelled).
     slot = math.max(round, math.min(tonumber(f[2] or '0'), slot_of(tonumber(last[2])) + 1))
   else
@@ -75,7 +75,7 @@ local function queue_new(id, priority, owner)
     slot = math.max(round, math.min(tonumber(f[4] or '-1') + 1, round + 1))
   end
   redis.call('ZADD', qu.order, slot * ${OWNER_RANKS} + rank_of(owner, f[5]), id)
-  local queued = (f[3] and last[2]) and tonumber(f[3]) or 0
+  local queued = last[2] and tonumber(f[3]) or 0
   redis.call('HSET', q.slots, 'next:' .. p .. ':' .. owner, slot + 1, queued_field, queued + 1)
 end
 
