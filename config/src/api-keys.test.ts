@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { readApiKeys } from './api-keys.js';
 
+const folders: string[] = [];
+after(() => folders.forEach((folder) => rmSync(folder, { recursive: true, force: true })));
+
 function fileWith(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'cutout-keys-')), 'keys');
+  const folder = mkdtempSync(join(tmpdir(), 'cutout-keys-'));
+  folders.push(folder);
+  const path = join(folder, 'keys');
   writeFileSync(path, text);
   return path;
 }
