@@ -106,11 +106,6 @@ export function decodedBody(req: IncomingMessage): Readable {
   return inflater;
 }
 
-export function invalidContentEncoding(req: IncomingMessage): AppError {
-  const encoding = String(req.headers['content-encoding'] ?? '').slice(0, 40);
-  return new AppError(400, 'INVALID_CONTENT_ENCODING', `the body is not valid ${JSON.stringify(encoding)} data although Content-Encoding says so; send it uncompressed, or compress the whole body`);
-}
-
 export function incompleteBody(): AppError {
   return new AppError(400, 'INCOMPLETE_BODY', 'the request body ended before it was complete; send the whole body');
 }

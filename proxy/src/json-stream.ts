@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import streamJsonParser from 'stream-json/parser.js';
-import { AppError, invalidJson } from '@cutout/shared';
-import { admitBody, decodedBody, incompleteBody, invalidContentEncoding, type BodyCap, type BodyLimits, type BodyMeter } from './body-source.js';
+import { AppError, invalidContentEncoding, invalidJson } from '@cutout/shared';
+import { admitBody, decodedBody, incompleteBody, type BodyCap, type BodyLimits, type BodyMeter } from './body-source.js';
 import { JsonAssembler, type AssemblerRules, type JsonToken } from './json-assembler.js';
 
 export interface JsonStreamOptions {
@@ -83,7 +83,7 @@ class JsonStreamRead {
     parser.on('drain', () => source.resume());
     parser.once('end', () => this.#finish(() => this.#assembler.value));
     parser.on('error', () => this.#fail(invalidJson()));
-    if (source !== this.#req) source.on('error', () => this.#fail(invalidContentEncoding(this.#req)));
+    if (source !== this.#req) source.on('error', () => this.#fail(invalidContentEncoding(String(this.#req.headers['content-encoding'] ?? ''))));
     this.#req.once('aborted', () => this.#fail(incompleteBody()));
     this.#req.on('error', () => this.#fail(incompleteBody()));
   }

@@ -24,7 +24,7 @@ export {
 export { IMAGE_PIECE_BYTES, ImageChangedError, readJobWithImagePieces, type ImagePieces, type JobWithImagePieces } from './redis/job-image-pieces.js';
 export { JOB_TIMING_FIELDS, parseJobTimings, pickJobTimings, type JobTimings } from './redis/job-timings.js';
 export { requestContext, requestIdFrom, type RequestLocals } from './http/request-context.js';
-export { errorHandler, internalErrorBody, invalidJson, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
+export { errorHandler, internalErrorBody, invalidContentEncoding, invalidJson, notFoundHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 export { mediaTypeOf, readImageField, fieldsOf, RAW_IMAGE_TYPES } from './http/body.js';
 export { serverLimits } from './http/server-limits.js';
 export { enforceWriteDeadline, reportCuts, tagRoute, type CutResponse, type WriteDeadlineOptions } from './http/write-deadline.js';

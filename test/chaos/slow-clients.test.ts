@@ -12,13 +12,14 @@
  *   every ordinary job still succeeds.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { runScenario } from '../support/chaos/scenario.js';
 import { scrape, total } from '../support/prometheus.js';
+import { statusLineOnly } from '../support/raw-http.js';
+import { rssMiB } from '../support/service-watch.js';
 
 const TRICKLERS = 24;
 
@@ -101,39 +102,6 @@ async function bigNoisePng(): Promise<string> {
   return png.toString('base64');
 }
 
-/** GET `path`, read the status line, then nothing more; `drain()` reads on and says whether the answer was cut short. */
-function readStatusLineOnly(proxyUrl: string, path: string): { status: Promise<string>; drain: () => Promise<{ cutShort: boolean }> } {
-  const { hostname, port } = new URL(proxyUrl);
-  const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
-  let head = '';
-  let received = 0;
-  let bodyStart = -1;
-  socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const status = new Promise<string>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (bodyStart >= 0) return;
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      bodyStart = end + 4;
-      socket.pause();
-      resolve(head.slice(0, head.indexOf('\r\n')));
-    });
-  });
-  return {
-    status,
-    drain: async () => {
-      socket.resume();
-      await closed;
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      return { cutShort: received - bodyStart < length };
-    },
-  };
-}
-
-const rssMiB = (pid: number | undefined) => (pid === undefined ? Number.NaN : Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 test('unread-results: clients reading only the status line of a big answer are cut by the write deadline; every other job is unaffected', { timeout: 120_000 }, async (t) => {
   const big = await bigNoisePng();
@@ -156,12 +124,12 @@ test('unread-results: clients reading only the status line of a big answer are c
       // Its answer carries the input and, once done, the output: both megabytes of base64.
       await fetch(`${cluster.proxyUrl}/v1/jobs/${bigId}?wait=30`).then((res) => res.arrayBuffer());
       await note(`${UNREAD_CLIENTS} clients read only the status line of /get_job for the big job`);
-      const rssBefore = rssMiB(cluster.proxy.pid);
+      const rssBefore = (cluster.proxy.pid === undefined ? Number.NaN : rssMiB(cluster.proxy.pid));
       const started = performance.now();
-      const clients = Array.from({ length: UNREAD_CLIENTS }, () => readStatusLineOnly(cluster.proxyUrl, `/get_job/${bigId}`));
+      const clients = Array.from({ length: UNREAD_CLIENTS }, () => statusLineOnly(cluster.proxyUrl, `/get_job/${bigId}`));
       const statuses = await Promise.all(clients.map((c) => c.status));
       await sleep(300);
-      const rssHeld = rssMiB(cluster.proxy.pid);
+      const rssHeld = (cluster.proxy.pid === undefined ? Number.NaN : rssMiB(cluster.proxy.pid));
       // The test's timeout bounds this wait: without a write deadline nothing is ever cut.
       let cuts = 0;
       while (cuts < UNREAD_CLIENTS) {
@@ -177,7 +145,7 @@ test('unread-results: clients reading only the status line of a big answer are c
         check: async () => {
           const problems: string[] = [];
           if (statuses.some((s) => s !== 'HTTP/1.1 200 OK')) problems.push(`the unread clients were answered ${statuses.join(', ')}`);
-          if (ends.some((e) => !e.cutShort)) problems.push('an unread answer arrived whole: it was not cut');
+          if (ends.some((e) => !(e.received < e.length))) problems.push('an unread answer arrived whole: it was not cut');
           return problems;
         },
       };

@@ -10,7 +10,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +17,8 @@ import sharp from 'sharp';
 import { closeRedisClient, createRedisClient, JobRepository, startRedisServer, type RedisClient, type RedisServerHandle } from '@cutout/shared';
 import { REPO_ROOT } from '../support/stack.js';
 import { scrape, total } from '../support/prometheus.js';
+import { statusLineOnly } from '../support/raw-http.js';
+import { rssMiB } from '../support/service-watch.js';
 
 const PREFIX = 'it-write-deadline:';
 const MIN_RATE = 4 * 1024 * 1024;
@@ -87,49 +88,7 @@ async function storeBigResult(): Promise<string> {
   return id;
 }
 
-const rssMiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
-interface StalledClient {
-  /** The status line, once it arrived. */
-  status: Promise<string>;
-  /** Reads again: resolves once the connection has ended, with the body bytes received and the Content-Length promised. */
-  drain(): Promise<{ received: number; length: number }>;
-}
-
-/**
- * A client that sends the request, reads the status line and then nothing: the kernel's buffers
- * fill and the proxy's writes back up. (A paused socket does not see the server close it either;
- * drain() reads on to find out how the answer ended.)
- */
-function statusLineOnly(path: string): StalledClient {
-  const socket = connect(proxy.port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
-  let head = Buffer.alloc(0);
-  let bodyStart = -1;
-  let bytes = 0;
-  socket.on('error', () => undefined);
-  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const status = new Promise<string>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bodyStart >= 0) return;
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      bodyStart = end + 4;
-      socket.pause();
-      resolve(head.subarray(0, head.indexOf('\r\n')).toString('latin1'));
-    });
-  });
-  return {
-    status,
-    async drain() {
-      socket.resume();
-      await ended;
-      const length = Number(/content-length: (\d+)/i.exec(head.subarray(0, bodyStart).toString('latin1'))?.[1] ?? -1);
-      return { received: bytes - bodyStart, length };
-    },
-  };
-}
+const proxyRssMiB = () => rssMiB(proxy.child.pid!);
 
 /** Resolves once the proxy has counted `count` cuts in all (the test's timeout bounds the wait: without a write deadline there are none). */
 async function cutsCounted(count: number): Promise<Awaited<ReturnType<typeof scrape>>['samples']> {
@@ -141,23 +100,23 @@ async function cutsCounted(count: number): Promise<Awaited<ReturnType<typeof scr
 }
 
 test(`${CLIENTS} clients reading only the status line of a 24 MB result are cut after the deadline, counted and logged; the proxy's memory comes back`, { timeout: 120_000 }, async (t) => {
-  const before = rssMiB();
+  const before = proxyRssMiB();
   const routes = [
     { path: `/get_job/${jobId}`, route: '/get_job/:job_id' },
     { path: `/v1/jobs/${jobId}/result`, route: '/v1/jobs/:id/result' },
   ];
   const started = performance.now();
-  const clients = routes.flatMap(({ path }) => Array.from({ length: CLIENTS }, () => statusLineOnly(path)));
+  const clients = routes.flatMap(({ path }) => Array.from({ length: CLIENTS }, () => statusLineOnly(`http://127.0.0.1:${proxy.port}`, path)));
   const statuses = await Promise.all(clients.map((c) => c.status));
   assert.deepEqual(new Set(statuses), new Set(['HTTP/1.1 200 OK']));
   await sleep(500);
-  const held = rssMiB();
+  const held = proxyRssMiB();
   const samples = await cutsCounted(2 * CLIENTS);
   const cutAfterS = (performance.now() - started) / 1000;
   // The cut connections' buffers are garbage now; V8 frees them at its next collections, which a
   // few ordinary requests bring on.
   for (let i = 0; i < 20; i++) await (await fetch(`${proxy.url}/get_job/${jobId}`)).arrayBuffer();
-  const afterCut = rssMiB();
+  const afterCut = proxyRssMiB();
   for (const { route } of routes) {
     assert.equal(total(samples, 'cutout_http_responses_cut_total', { service: 'proxy', route }), CLIENTS, route);
   }

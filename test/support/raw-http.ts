@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawRequest {
   method?: string;
@@ -48,4 +49,48 @@ export function rawRequest(url: string, init: RawRequest = {}): Promise<RawRespo
     }
     req.end();
   });
+}
+
+/** A client that read an answer's status line and then stopped reading. */
+export interface StalledClient {
+  /** The status line, once it arrived. */
+  status: Promise<string>;
+  /** Reads again: resolves once the connection has ended, with the body bytes received and the Content-Length promised (-1 for none). */
+  drain(): Promise<{ received: number; length: number }>;
+}
+
+/**
+ * GET `path` on `url`'s host, read the status line and then nothing: the kernel's buffers fill
+ * and the server's writes back up (a write deadline's case). A paused socket does not see the
+ * server close it either: drain() reads on to find out how the answer ended.
+ */
+export function statusLineOnly(url: string, path: string): StalledClient {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+  let head = Buffer.alloc(0);
+  let bodyStart = -1;
+  let bytes = 0;
+  socket.on('error', () => undefined);
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const status = new Promise<string>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bodyStart >= 0) return;
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      bodyStart = end + 4;
+      socket.pause();
+      resolve(head.subarray(0, head.indexOf('\r\n')).toString('latin1'));
+    });
+  });
+  return {
+    status,
+    async drain() {
+      socket.resume();
+      await ended;
+      const length = Number(/content-length: (\d+)/i.exec(head.subarray(0, bodyStart).toString('latin1'))?.[1] ?? -1);
+      return { received: bytes - bodyStart, length };
+    },
+  };
 }

@@ -8,6 +8,11 @@ export function invalidJson(): AppError {
   return new AppError(400, 'INVALID_JSON', 'the request body is not valid JSON; send {"image": "<base64>"} with Content-Type: application/json');
 }
 
+/** A body whose Content-Encoding (gzip, deflate, br) does not match its bytes. */
+export function invalidContentEncoding(encoding: string): AppError {
+  return new AppError(400, 'INVALID_CONTENT_ENCODING', `the body is not valid ${JSON.stringify(encoding.slice(0, 40))} data although Content-Encoding says so; send it uncompressed, or compress the whole body`);
+}
+
 /** The 500 every unexpected error gets: nothing of it is told but the request id to quote. */
 export function internalErrorBody(requestId: string | undefined) {
   return errorBody('INTERNAL', 'something went wrong on our side; try again, and quote the request id if it persists', requestId);
@@ -45,7 +50,7 @@ function fromClientError(error: unknown, req: Request): AppError | null {
   if (typeof status !== 'number' || status < 400 || status > 499) return null;
   const encoding = req.get('content-encoding');
   if (encoding && encoding.toLowerCase() !== 'identity') {
-    return new AppError(400, 'INVALID_CONTENT_ENCODING', `the body is not valid ${JSON.stringify(encoding.slice(0, 40))} data although Content-Encoding says so; send it uncompressed, or compress the whole body`);
+    return invalidContentEncoding(encoding);
   }
   return new AppError(status, 'BAD_REQUEST', 'the request could not be read; see the README for the API');
 }

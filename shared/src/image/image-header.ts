@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { readPngData } from './png-data.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -134,18 +135,9 @@ export function readImageHeader(bytes: Buffer): ImageHeader {
 }
 
 function assertPngComplete(bytes: Buffer): void {
-  // Each chunk: 4-byte length, 4-byte type, data, 4-byte CRC. Following the lengths to IEND
-  // proves every chunk is present without inflating the pixels.
-  let offset = PNG_SIGNATURE.length;
-  while (offset + 8 <= bytes.length) {
-    const length = bytes.readUInt32BE(offset);
-    const type = bytes.toString('latin1', offset + 4, offset + 8);
-    const next = offset + 12 + length;
-    if (next > bytes.length) break;
-    if (type === 'IEND') return;
-    offset = next;
-  }
-  throw truncated('PNG', `its chunks stop at byte ${Math.min(offset, bytes.length)} of ${bytes.length} without reaching IEND`);
+  // Following the chunks' lengths to IEND proves every chunk is present without inflating the pixels.
+  const { complete, stoppedAt } = readPngData(bytes);
+  if (!complete) throw truncated('PNG', `its chunks stop at byte ${stoppedAt} of ${bytes.length} without reaching IEND`);
 }
 
 const EOI = Buffer.from([0xff, 0xd9]);

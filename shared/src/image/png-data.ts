@@ -36,6 +36,9 @@ export interface PngData {
   readonly idat: readonly Buffer[];
   /** Their total length. */
   readonly idatBytes: number;
+  /** True when the walk reached IEND; else `stoppedAt` is where the chunks stop (the file is cut short). */
+  readonly complete: boolean;
+  readonly stoppedAt: number;
 }
 
 /** Bytes of one scanline's samples, `width` pixels of `bits` each, rounded up to whole bytes. */
@@ -84,12 +87,18 @@ export function readPngData(bytes: Buffer): PngData {
   const size = bytes.length >= 29 ? scanlineSize(width, height, bytes[24]!, bytes[25]!, bytes[28]!) : null;
   const idat: Buffer[] = [];
   let idatBytes = 0;
-  for (let at = 8; at + 12 <= bytes.length; ) {
+  let complete = false;
+  let at = 8;
+  // An IEND chunk header is 8 bytes; its CRC is not needed to know the file reached it.
+  while (at + 8 <= bytes.length) {
     const length = bytes.readUInt32BE(at);
     const end = at + 12 + length;
     if (end > bytes.length) break;
     const type = bytes.toString('latin1', at + 4, at + 8);
-    if (type === 'IEND') break;
+    if (type === 'IEND') {
+      complete = true;
+      break;
+    }
     if (type === 'IDAT' && length > 0) {
       idat.push(bytes.subarray(at + 8, at + 8 + length));
       idatBytes += length;
@@ -97,6 +106,8 @@ export function readPngData(bytes: Buffer): PngData {
     at = end;
   }
   return {
+    complete,
+    stoppedAt: Math.min(at, bytes.length),
     width,
     height,
     inflatedSize: size && size.bytes,
